@@ -1,0 +1,86 @@
+"""Plain read-only records that the store's queries return, so no ORM object leaves the package.
+
+Datetimes are timezone-aware UTC. JSON fields contain what the store wrote after converting to
+plain JSON: tuples come back as lists, sets as sorted lists and other objects as strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run: the model, the hardware and the options it ran with."""
+
+    id: int
+    kind: str
+    status: str
+    created_at: datetime
+    model_id: str
+    model_revision: str | None
+    device: str
+    dtype: str
+    settings: dict[str, Any]
+    seed: int | None
+    package_versions: dict[str, Any]
+    finished_at: datetime | None  # None while the run is still running
+
+
+@dataclass(frozen=True)
+class QuestionRecord:
+    """One stored question."""
+
+    id: int
+    source: str
+    family: str | None
+    settings: dict[str, Any]
+    seed: int | None
+    text: str
+    reference: str | None
+    answer_kind: str
+    entry: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class AttemptSummary:
+    """One row of the attempts list, without the trace or the technique's details."""
+
+    id: int
+    created_at: datetime
+    run_id: int
+    model_id: str
+    technique: str
+    family: str | None
+    question_text: str  # the first 120 characters of the question
+    answer: str | None
+    verdict: str
+    completion_tokens: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """One attempt with every stored column, its question and its run."""
+
+    id: int
+    created_at: datetime
+    run_id: int
+    question_id: int
+    technique: str
+    options: dict[str, Any]
+    seed: int | None
+    model_id: str
+    trace: str
+    answer: str | None
+    verdict: str
+    score: float | None
+    extractor_version: str
+    completion_tokens: int
+    seconds: float
+    details: dict[str, Any]
+    error: str | None
+    question: QuestionRecord
+    run: RunRecord

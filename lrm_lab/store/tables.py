@@ -1,0 +1,156 @@
+"""SQLAlchemy ORM models of the lab's database: runs, questions and attempts.
+
+The schema itself is created and changed by the Alembic migrations in ``migrations/versions``.
+Any change here needs a new migration, and ``tests/store/test_migrations.py`` fails until the
+two agree. To draft one from the difference against an up-to-date database, run
+``alembic.command.revision(alembic_config(url), message=..., autogenerate=True)`` with
+``alembic_config`` from ``lrm_lab.store.database``, then review the generated file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+RUN_KINDS = ("compare", "benchmark")
+RUN_STATUSES = ("running", "finished", "cancelled", "failed")
+QUESTION_SOURCES = ("reasoning_gym", "typed")
+
+# Fixed constraint names, so that later migrations can refer to constraints by name.
+# SQLite needs the names to alter a table in Alembic's batch mode.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware datetime, stored in UTC and always read back with tzinfo=UTC.
+
+    SQLite has no timezone type, so SQLAlchemy stores its datetimes without an offset and
+    reads them back naive. This type converts to UTC before storing and attaches UTC when
+    reading, so both SQLite and PostgreSQL return the same aware values.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value.isoformat()} is invalid: pass a timezone-aware datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class RunRow(Base):
+    """One comparison or benchmark: the model, the hardware and the options it ran with."""
+
+    __tablename__ = "runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN (" + ", ".join(f"'{status}'" for status in RUN_STATUSES) + ")",
+            name="status",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    model_id: Mapped[str] = mapped_column(String(255))
+    model_revision: Mapped[str | None] = mapped_column(String(255))
+    device: Mapped[str] = mapped_column(String(64))
+    dtype: Mapped[str] = mapped_column(String(32))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    package_versions: Mapped[dict[str, Any]] = mapped_column(JSON)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    attempts: Mapped[list[AttemptRow]] = relationship(back_populates="run")
+
+
+class QuestionRow(Base):
+    """A question as asked, stored once per content hash however many attempts use it."""
+
+    __tablename__ = "questions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    source: Mapped[str] = mapped_column(String(32))
+    family: Mapped[str | None] = mapped_column(String(128))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    reference: Mapped[str | None] = mapped_column(Text)
+    # none_as_null stores Python None as SQL NULL rather than the JSON literal null.
+    entry: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    answer_kind: Mapped[str] = mapped_column(String(32))
+    # Hex SHA-256 of the canonical JSON of source, family, settings, seed, text and reference.
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+    attempts: Mapped[list[AttemptRow]] = relationship(back_populates="question")
+
+
+class AttemptRow(Base):
+    """One technique run on one question: the full trace, the extracted answer and its verdict."""
+
+    __tablename__ = "attempts"
+    __table_args__ = (
+        CheckConstraint("completion_tokens >= 0", name="completion_tokens_non_negative"),
+        CheckConstraint("seconds >= 0", name="seconds_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now, index=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id"), index=True)
+    technique: Mapped[str] = mapped_column(String(64), index=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    model_id: Mapped[str] = mapped_column(String(255), index=True)
+    trace: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)
+    verdict: Mapped[str] = mapped_column(String(16))
+    score: Mapped[float | None] = mapped_column(Float)
+    extractor_version: Mapped[str] = mapped_column(String(64))
+    completion_tokens: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    run: Mapped[RunRow] = relationship(back_populates="attempts")
+    question: Mapped[QuestionRow] = relationship(back_populates="attempts")
