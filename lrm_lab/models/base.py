@@ -1,0 +1,91 @@
+"""The model seam: what every backend offers to techniques, and the values it returns."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lrm_lab.errors import InputError
+
+Message = dict[str, str]  # one chat turn: {"role": "user", "content": "..."}
+OnTokens = Callable[[list[str], int], None]  # partial text of every sequence, and decoding steps so far
+
+MAX_SAMPLES = 64
+MAX_NEW_TOKENS = 4096
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to decode: greedy when temperature is 0, else `n` samples in one batched call."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.n <= MAX_SAMPLES:
+            raise InputError(f"n must be between 1 and {MAX_SAMPLES} samples, got {self.n}.")
+        if self.temperature < 0 or self.temperature > 5:
+            raise InputError(f"temperature must be between 0 and 5, got {self.temperature}.")
+        if self.temperature == 0 and self.n > 1:
+            raise InputError("Greedy decoding (temperature 0) gives one answer: set n to 1 or raise the temperature.")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top_p must be in (0, 1], got {self.top_p}.")
+        if not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
+            raise InputError(f"max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, got {self.max_new_tokens}.")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One generated continuation."""
+
+    text: str
+    completion_tokens: int  # generated tokens up to and including the end-of-turn token
+    finish_reason: Literal["stop", "length", "cancelled"]
+    token_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What is loaded, for the UI header and for every stored attempt."""
+
+    model_id: str  # what the user picked: "embedded", a hub id, a folder or a .gguf path
+    display_name: str
+    revision: str | None  # hub commit, or package version and file hash for the embedded model
+    source: Literal["embedded", "hub", "local", "gguf", "fake"]
+    device: str
+    dtype: str
+    parameters: int
+    load_seconds: float
+    chat_template_hash: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+class ModelBackend(ABC):
+    """A loaded causal language model. Subclasses implement `generate` and `logprobs`."""
+
+    info: ModelInfo
+
+    def __init__(self) -> None:
+        # Held by everything that runs or changes the model, so that requests never interleave.
+        self.lock = threading.RLock()
+
+    @abstractmethod
+    def generate(
+        self,
+        messages: list[Message],
+        params: SamplingParams,
+        *,
+        on_tokens: OnTokens | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[Completion]:
+        """Generate `params.n` completions of one chat in a single batched call."""
+
+    @abstractmethod
+    def logprobs(self, messages: list[Message], completions: list[str]) -> list[list[float]]:
+        """Return each completion's per-token log-probabilities under the model (temperature 1)."""
