@@ -74,6 +74,8 @@ def load_model(model_id: str = EMBEDDED):
     start = time.perf_counter()
     log.info("loading model %s (%s) on %s in %s", model_id, source, device, dtype)
 
+    if source == "hub":
+        _check_hub_reachable(model_id)
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}
     try:
         # The config is small: check that it describes a causal LM before loading any weights.
@@ -97,7 +99,7 @@ def load_model(model_id: str = EMBEDDED):
         hint = "Check the spelling of the id"
         if source == "hub":
             hint += ", and that this machine can reach the Hugging Face Hub (pick the embedded model offline)"
-        raise ModelLoadError(f"Could not load {model_id}: {error}. {hint}.") from error
+        raise ModelLoadError(f"Could not load {model_id}: {str(error).rstrip('.')}. {hint}.") from error
     except Exception as error:  # a broken file or an unsupported format raises many types
         raise ModelLoadError(f"Could not load {model_id}: {type(error).__name__}: {error}") from error
 
@@ -139,6 +141,33 @@ def _resolve(model_id: str) -> tuple[str, str, str | None]:
             f"{model_id!r} is not a hub id of the form owner/name, a model folder or a .gguf path."
         )
     return "hub", model_id, None
+
+
+def _check_hub_reachable(model_id: str) -> None:
+    """Fail fast when a hub model is neither cached nor downloadable.
+
+    Without this, huggingface_hub retries an unreachable Hub for about 25 s before failing.
+    """
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(model_id, "config.json"), str):
+        return  # cached: from_pretrained can load it without the network
+    if constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(
+            f"{model_id} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set, so it cannot be "
+            "downloaded. Pick the embedded model, a model folder or a .gguf file."
+        )
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError as error:
+        raise ModelLoadError(
+            f"{model_id} is not in the local Hugging Face cache and this machine cannot reach {host} "
+            f"({error}). Pick the embedded model, a model folder or a .gguf file, or connect to the network."
+        ) from error
 
 
 def _revision(source: str, model, gguf_path: Path | None) -> str | None:

@@ -26,8 +26,10 @@ def test_nonsense_id():
 
 
 def test_unknown_hub_id_offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelLoadError, match="Could not load lrm-lab-tests/does-not-exist"):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache"):
         load_model("lrm-lab-tests/does-not-exist")
 
 
