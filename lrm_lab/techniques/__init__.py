@@ -1,0 +1,40 @@
+"""Techniques: one module each, one signature, found by name through `TECHNIQUES`."""
+
+from __future__ import annotations
+
+from lrm_lab.errors import InputError
+from lrm_lab.techniques.baseline import BaselineOptions, run_baseline
+from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
+from lrm_lab.techniques.search import SearchOptions, run_search
+from lrm_lab.techniques.technique import Technique
+
+TECHNIQUES: dict[str, Technique] = {
+    technique.name: technique
+    for technique in (
+        Technique(
+            name="baseline",
+            title="Baseline",
+            summary="One greedy chain-of-thought answer.",
+            options_type=BaselineOptions,
+            run=run_baseline,
+        ),
+        Technique(
+            name="search",
+            title="Search",
+            summary="N samples in one batch; majority vote or best-of-N picks the answer.",
+            options_type=SearchOptions,
+            run=run_search,
+        ),
+    )
+}
+
+
+def get_technique(name: str) -> Technique:
+    """Return the technique called `name`, or raise InputError listing the known ones."""
+    try:
+        return TECHNIQUES[name]
+    except KeyError:
+        raise InputError(f"Unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.") from None
+
+
+__all__ = ["TECHNIQUES", "Progress", "RunContext", "Technique", "TechniqueResult", "get_technique"]

@@ -1,0 +1,3 @@
+from lrm_lab.cli import main
+
+raise SystemExit(main())

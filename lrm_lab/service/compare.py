@@ -1,0 +1,257 @@
+"""Run several techniques on one question, streaming their progress and storing every attempt."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrm_lab.errors import InputError
+from lrm_lab.models.base import ModelBackend
+from lrm_lab.service.environment import package_versions
+from lrm_lab.store import Store
+from lrm_lab.tasks.extract import EXTRACTOR_VERSION
+from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.verdict import Verdict
+from lrm_lab.techniques import Progress, RunContext, Technique, TechniqueResult, get_technique
+from lrm_lab.techniques.options import parse_options
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**32 - 1
+
+
+@dataclass
+class ColumnState:
+    """What one technique's column shows at a moment of the comparison."""
+
+    technique: str
+    title: str
+    status: str = "waiting"  # waiting, running, done, failed or cancelled
+    trace: str = ""
+    candidates: tuple[str, ...] = ()
+    fraction: float = 0.0
+    result: TechniqueResult | None = None
+    attempt_id: int | None = None
+
+
+@dataclass
+class CompareUpdate:
+    """One step of a running comparison, yielded to the UI or the CLI."""
+
+    question: Question
+    columns: dict[str, ColumnState]
+    fraction: float
+    message: str
+    run_id: int | None = None
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class CompareRequest:
+    question: Question
+    techniques: tuple[str, ...]
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw option values per technique
+    seed: int | None = 0
+
+
+def plan_comparison(request: CompareRequest) -> list[tuple[Technique, Any]]:
+    """Validate the request and parse each technique's options, before anything is stored."""
+    if not request.techniques:
+        raise InputError("Tick at least one technique to compare.")
+    if len(set(request.techniques)) != len(request.techniques):
+        raise InputError("Each technique can appear once in a comparison.")
+    if request.seed is not None and not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED):
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {request.seed!r}.")
+    unknown = set(request.options) - set(request.techniques)
+    if unknown:
+        raise InputError(f"Options were given for {', '.join(sorted(unknown))}, which is not ticked.")
+    plan = []
+    for name in request.techniques:
+        technique = get_technique(name)
+        plan.append((technique, parse_options(technique.options_type, request.options.get(name), name)))
+    return plan
+
+
+def run_comparison(
+    request: CompareRequest, model: ModelBackend, store: Store, cancel: threading.Event | None = None
+) -> Iterator[CompareUpdate]:
+    """Run each technique in turn on the question; yield an update at every progress step.
+
+    Every finished attempt is stored as soon as it has its verdict. Setting `cancel` stops the
+    running generation within one decoding step; techniques not yet started are not run.
+    """
+    plan = plan_comparison(request)
+    cancel = cancel or threading.Event()
+    columns = {technique.name: ColumnState(technique.name, technique.title) for technique, _ in plan}
+
+    run_id = store.create_run(
+        kind="compare",
+        model_id=model.info.model_id,
+        model_revision=model.info.revision,
+        device=model.info.device,
+        dtype=model.info.dtype,
+        settings={
+            "techniques": list(request.techniques),
+            "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
+            "chat_template_hash": model.info.chat_template_hash,
+        },
+        seed=request.seed,
+        package_versions=package_versions(),
+    )
+    question_id = store.add_question(request.question)
+    status = "finished"
+
+    def update(message: str, done: bool = False) -> CompareUpdate:
+        fraction = sum(min(column.fraction, 1.0) for column in columns.values()) / len(columns)
+        return CompareUpdate(request.question, columns, fraction, message, run_id, done)
+
+    def store_attempt(technique: Technique, options: Any) -> None:
+        column = columns[technique.name]
+        column.attempt_id = store.add_attempt(
+            run_id=run_id,
+            question_id=question_id,
+            technique=technique.name,
+            options=dataclasses.asdict(options),
+            seed=request.seed,
+            model_id=model.info.model_id,
+            **_attempt_fields(column.result),
+        )
+
+    current = None
+    try:
+        for technique, options in plan:
+            column = columns[technique.name]
+            if cancel.is_set():
+                column.status = "cancelled"
+                continue
+            current = (technique, options)
+            column.status = "running"
+            yield update(f"Running {technique.title}")
+            yield from _run_one(technique, options, request, model, cancel, column, update)
+            store_attempt(technique, options)
+            current = None
+            yield update(f"{technique.title}: {column.result.verdict}")
+    except GeneratorExit:
+        # The consumer went away (a closed tab, a dropped client): keep what the worker finished.
+        cancel.set()
+        status = "cancelled"
+        if current is not None and columns[current[0].name].result is not None:
+            store_attempt(*current)
+        raise
+    except Exception:
+        status = "failed"
+        raise
+    finally:
+        if status == "finished" and cancel.is_set():
+            status = "cancelled"
+        store.finish_run(run_id, status)
+
+    yield update("Stopped" if status == "cancelled" else "Done", done=True)
+
+
+def _run_one(technique, options, request, model, cancel, column: ColumnState, update) -> Iterator[CompareUpdate]:
+    """Run one technique in a worker thread and relay its progress reports as updates."""
+    reports: queue.Queue[Progress] = queue.Queue()
+    outcome: dict[str, Any] = {}
+    context = RunContext(model=model, seed=request.seed, cancel=cancel, report=reports.put)
+
+    def work() -> None:
+        start = time.perf_counter()
+        try:
+            outcome["result"] = technique.run(request.question, options, context)
+        except Exception as error:  # shown in the column and stored with verdict "error"
+            log.exception("technique %s failed on %r", technique.name, request.question.text[:80])
+            outcome["result"] = _error_result(technique.name, error, time.perf_counter() - start)
+
+    worker = threading.Thread(target=work, name=f"lrm-lab-{technique.name}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive() or not reports.empty():
+            try:
+                progress = reports.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            while not reports.empty():  # skip to the newest report
+                progress = reports.get_nowait()
+            column.trace, column.candidates, column.fraction = progress.trace, progress.candidates, progress.fraction
+            yield update(progress.message or f"Running {technique.title}")
+    finally:
+        if worker.is_alive():
+            cancel.set()
+        worker.join()
+        if "result" in outcome:
+            column.result = outcome["result"]
+            column.trace = column.result.trace
+            column.fraction = 1.0
+            verdict = column.result.verdict
+            column.status = {Verdict.ERROR: "failed", Verdict.CANCELLED: "cancelled"}.get(verdict, "done")
+
+
+def _error_result(technique: str, error: Exception, seconds: float) -> TechniqueResult:
+    return TechniqueResult(
+        technique=technique,
+        trace="",
+        answer=None,
+        verdict=Verdict.ERROR,
+        score=None,
+        completion_tokens=0,
+        seconds=seconds,
+        extractor_version=EXTRACTOR_VERSION,
+        error=f"{type(error).__name__}: {error}",
+    )
+
+
+def _attempt_fields(result: TechniqueResult) -> dict[str, Any]:
+    return {
+        "trace": result.trace,
+        "answer": result.answer,
+        "verdict": str(result.verdict),
+        "score": result.score,
+        "extractor_version": result.extractor_version,
+        "completion_tokens": result.completion_tokens,
+        "seconds": round(result.seconds, 3),
+        "details": result.details,
+        "error": result.error,
+    }
+
+
+def question_json(question: Question) -> dict[str, Any]:
+    return {
+        "text": question.text,
+        "reference": question.reference,
+        "source": question.source,
+        "family": question.family,
+        "settings": question.settings,
+        "seed": question.seed,
+    }
+
+
+def result_json(column: ColumnState) -> dict[str, Any]:
+    """The JSON shape of one technique's result, shared by the CLI and the API."""
+    result = column.result
+    return {
+        "technique": column.technique,
+        "answer": result.answer,
+        "verdict": str(result.verdict),
+        "score": result.score,
+        "completion_tokens": result.completion_tokens,
+        "seconds": round(result.seconds, 3),
+        "attempt_id": column.attempt_id,
+        "error": result.error,
+        "details": result.details,
+    }
+
+
+def comparison_json(final: CompareUpdate) -> dict[str, Any]:
+    """Summarise a finished comparison as {"question", "run_id", "results"}."""
+    return {
+        "question": question_json(final.question),
+        "run_id": final.run_id,
+        "results": [result_json(column) for column in final.columns.values() if column.result is not None],
+    }

@@ -1,0 +1,43 @@
+"""The lab's process state: one model slot and one store, shared by the UI, the API and the CLI."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from lrm_lab.models.base import ModelBackend
+from lrm_lab.models.slot import ModelSlot
+from lrm_lab.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Lab:
+    """Hold the loaded model and the database, and the cancel flag of each running comparison."""
+
+    def __init__(self, store: Store | None = None, slot: ModelSlot | None = None):
+        self.store = store or Store()
+        self.slot = slot or ModelSlot()
+        self._cancels: dict[str, threading.Event] = {}
+        self._cancels_lock = threading.Lock()
+
+    @property
+    def model(self) -> ModelBackend:
+        return self.slot.get()
+
+    def cancel_flag(self, owner: str) -> threading.Event:
+        """Return a fresh cancel flag for `owner` (a browser session), replacing any older one."""
+        flag = threading.Event()
+        with self._cancels_lock:
+            self._cancels[owner] = flag
+        return flag
+
+    def cancel(self, owner: str) -> bool:
+        """Set the cancel flag of `owner`'s running comparison; return whether one was running."""
+        with self._cancels_lock:
+            flag = self._cancels.get(owner)
+        if flag is None or flag.is_set():
+            return False
+        flag.set()
+        log.info("comparison of session %s cancelled by the user", owner)
+        return True

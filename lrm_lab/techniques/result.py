@@ -1,0 +1,47 @@
+"""What every technique returns, and the context it runs in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrm_lab.models.base import ModelBackend
+from lrm_lab.tasks.verdict import Verdict
+
+
+@dataclass
+class TechniqueResult:
+    """One technique's answer to one question: the same fields for every technique."""
+
+    technique: str
+    trace: str  # the reasoning shown to the user (for search: the chosen candidate's text)
+    answer: str | None
+    verdict: Verdict
+    score: float | None
+    completion_tokens: int  # every generated token the technique spent, all candidates included
+    seconds: float
+    extractor_version: str
+    details: dict[str, Any] = field(default_factory=dict)  # technique-specific, JSON-serialisable
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A live update from a running technique."""
+
+    trace: str  # text so far of the stream being shown
+    fraction: float  # 0..1 of this technique's work
+    message: str = ""
+    candidates: tuple[str, ...] = ()  # partial text of each sample while a batch is generated
+
+
+@dataclass
+class RunContext:
+    """What a technique gets besides the question: the model, a seed, a cancel flag, a progress sink."""
+
+    model: ModelBackend
+    seed: int | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    report: Callable[[Progress], None] = lambda progress: None

@@ -1,0 +1,92 @@
+"""Named API endpoints for `gradio_client`: run a comparison, read history, load a model."""
+
+from __future__ import annotations
+
+import json
+
+import gradio as gr
+
+from lrm_lab.errors import InputError, ModelLoadError
+from lrm_lab.service.compare import CompareRequest, comparison_json, run_comparison
+from lrm_lab.service.history import attempt_dict, history_rows, HISTORY_COLUMNS
+from lrm_lab.service.lab import Lab
+from lrm_lab.service.questions import build_question
+from lrm_lab.ui.compare_tab import MODEL_EVENTS
+
+
+def register_api(lab: Lab) -> None:
+    """Register the endpoints inside the current Blocks."""
+
+    def compare(
+        family: str = "basic_arithmetic",
+        settings: str = "",
+        question_seed: int = 0,
+        question: str = "",
+        reference: str = "",
+        techniques: str = "baseline,search",
+        options: str = "{}",
+        seed: int = 0,
+    ) -> dict:
+        """Run techniques on one question and return {"question", "run_id", "results"}.
+
+        Give `question` (and optionally `reference`) for a typed question, else `family` with
+        JSON `settings` and `question_seed`. `techniques` is comma-separated; `options` is JSON
+        such as {"search": {"n": 8, "strategy": "self_consistency"}}.
+        """
+        try:
+            if question.strip():
+                built = build_question("typed", text=question, reference=reference or None)
+            else:
+                built = build_question("family", family, settings, question_seed)
+            names = tuple(name.strip() for name in techniques.split(",") if name.strip())
+            request = CompareRequest(built, names, _parse_options(options), seed)
+            final = None
+            for final in run_comparison(request, lab.model, lab.store):
+                pass
+            return comparison_json(final)
+        except (InputError, ModelLoadError) as error:
+            raise gr.Error(str(error)) from None
+
+    def history(limit: int = 20, technique: str = "", family: str = "") -> list[dict]:
+        """Return the newest stored attempts, optionally of one technique or family."""
+        try:
+            return [dict(zip(HISTORY_COLUMNS, row)) for row in history_rows(lab.store, limit, technique, family)]
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    def attempt(attempt_id: int) -> dict:
+        """Return one stored attempt with its full trace, question and run."""
+        try:
+            return attempt_dict(lab.store, attempt_id)
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    def model_info() -> dict:
+        """Return the loaded model, device and dtype, loading the embedded model if none is loaded."""
+        info = lab.model.info
+        return {"model_id": info.model_id, "display_name": info.display_name, "revision": info.revision,
+                "device": info.device, "dtype": info.dtype, "parameters": info.parameters}
+
+    def load_model(model_id: str = "embedded") -> dict:
+        """Load a model (embedded, a hub id, a folder or a .gguf path); the old one stays on failure."""
+        try:
+            lab.slot.load(model_id)
+        except ModelLoadError as error:
+            raise gr.Error(str(error)) from None
+        return model_info()
+
+    gr.api(compare, api_name="compare", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+    gr.api(history, api_name="history")
+    gr.api(attempt, api_name="attempt")
+    gr.api(model_info, api_name="model_info", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+    gr.api(load_model, api_name="load_model", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+
+
+def _parse_options(text: str) -> dict:
+    try:
+        options = json.loads(text or "{}")
+    except json.JSONDecodeError as error:
+        raise InputError(f"options must be a JSON object, e.g. {{\"search\": {{\"n\": 8}}}}: {error}") from None
+    if not isinstance(options, dict) or not all(isinstance(value, dict) for value in options.values()):
+        raise InputError('options must map technique names to objects, e.g. {"search": {"n": 8}}.')
+    return options

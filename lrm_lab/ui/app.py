@@ -1,0 +1,87 @@
+"""Assemble the Gradio app: header with the model picker, then the Compare, History and About tabs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import gradio as gr
+
+from lrm_lab.errors import ModelLoadError
+from lrm_lab.models.catalog import EMBEDDED, catalog_choices
+from lrm_lab.service.lab import Lab
+from lrm_lab.ui import render
+from lrm_lab.ui.api import register_api
+from lrm_lab.ui.compare_tab import MODEL_EVENTS, build_compare_tab
+from lrm_lab.ui.history_tab import build_history_tab
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parents[2] / "assets"
+CSS_PATH = ASSETS / "lab.css"
+ABOUT = ASSETS / "about.md"
+
+
+def build_app(lab: Lab) -> gr.Blocks:
+    """Build the Blocks app over one Lab; launching is left to the caller."""
+    with gr.Blocks(title="LRM Lab") as demo:
+        gr.Markdown("# LRM Lab\nSee how inference-time compute changes what a language model answers.")
+        with gr.Row():
+            model_picker = gr.Dropdown(catalog_choices(), value=EMBEDDED, allow_custom_value=True, scale=3,
+                                       label="Model", info="Pick one, or type a hub id, a model folder or a .gguf path.",
+                                       key="model-picker")
+            load = gr.Button("Load model", scale=1)
+        model_view = gr.Markdown(render.model_markdown(lab.slot.loaded.info if lab.slot.loaded else None),
+                                 elem_id="model-view")
+
+        with gr.Tabs():
+            with gr.Tab("Compare"):
+                build_compare_tab(lab)
+            with gr.Tab("History") as history:
+                refresh, refresh_inputs, table = build_history_tab(lab)
+            with gr.Tab("About"):
+                gr.Markdown(ABOUT.read_text(encoding="utf-8") if ABOUT.is_file() else "")
+        register_api(lab)
+
+        def load_model(model_id: str) -> str:
+            try:
+                backend = lab.slot.load(model_id)
+            except ModelLoadError as error:
+                gr.Warning(str(error))
+                current = lab.slot.loaded.info if lab.slot.loaded else None
+                return render.model_markdown(current, error=str(error))
+            return render.model_markdown(backend.info)
+
+        def show_model() -> str:
+            return render.model_markdown(lab.slot.loaded.info if lab.slot.loaded else None)
+
+        load.click(load_model, model_picker, model_view, concurrency_id=MODEL_EVENTS, concurrency_limit=1,
+                   api_visibility="private")
+        history.select(refresh, refresh_inputs, table, api_visibility="private")
+        demo.load(show_model, None, model_view, api_visibility="private")
+    return demo
+
+
+def preload_model(lab: Lab) -> threading.Thread:
+    """Load the default model in the background, so the page is usable while it loads."""
+
+    def load() -> None:
+        try:
+            lab.slot.get()
+        except ModelLoadError:
+            log.exception("the default model failed to load; pick another one in the page")
+
+    thread = threading.Thread(target=load, name="lrm-lab-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def launch(lab: Lab | None = None, **launch_kwargs) -> gr.Blocks:
+    """Build and launch the app; keyword arguments go to `Blocks.launch`."""
+    lab = lab or Lab()
+    preload_model(lab)
+    demo = build_app(lab)
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(css_paths=[CSS_PATH], **launch_kwargs)
+    return demo

@@ -1,0 +1,159 @@
+"""The Compare tab: a question, ticked techniques, and one live column per technique."""
+
+from __future__ import annotations
+
+import logging
+
+import gradio as gr
+
+from lrm_lab.errors import InputError, ModelLoadError
+from lrm_lab.service.compare import CompareRequest, CompareUpdate, run_comparison
+from lrm_lab.service.lab import Lab
+from lrm_lab.service.questions import build_question
+from lrm_lab.tasks.families import FAMILIES
+from lrm_lab.techniques import TECHNIQUES
+from lrm_lab.ui import render
+from lrm_lab.ui.controls import collect_options, technique_option_controls
+
+log = logging.getLogger(__name__)
+
+MODEL_EVENTS = "model"  # every event that generates with or swaps the model shares this concurrency id
+
+
+def build_compare_tab(lab: Lab) -> None:
+    """Lay out the Compare tab inside the current Blocks and wire its events."""
+    default_family = next(iter(FAMILIES))
+
+    with gr.Row():
+        with gr.Column(scale=1):
+            gr.Markdown("### Question")
+            source = gr.Radio([("reasoning-gym family", "family"), ("typed question", "typed")], value="family",
+                              label="Source", key="source")
+            with gr.Group(visible=True) as family_group:
+                family = gr.Dropdown([(f.title, f.name) for f in FAMILIES.values()], value=default_family,
+                                     label="Family", key="family")
+                family_info = gr.Markdown(FAMILIES[default_family].description)
+                settings = gr.Code(render_settings(default_family), language="json", label="Size settings (JSON)",
+                                   lines=4, key="settings")
+                question_seed = gr.Number(3, precision=0, minimum=0, label="Question seed", key="question-seed")
+            with gr.Group(visible=False) as typed_group:
+                text = gr.Textbox(label="Your question", lines=4, max_length=4000, key="typed-text",
+                                  placeholder="A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?")
+                reference = gr.Textbox(label="Reference answer (optional; without it verdicts are unverified)",
+                                       key="typed-reference")
+            preview = gr.Button("Preview question", size="sm")
+        with gr.Column(scale=1):
+            gr.Markdown("### Techniques")
+            techniques = gr.CheckboxGroup([(t.title, t.name) for t in TECHNIQUES.values()], value=list(TECHNIQUES),
+                                          label="Compare", info="One column per ticked technique.", key="techniques")
+            sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
+                                    info="The same question, settings and seed give the same output.", key="sample-seed")
+            option_controls = technique_option_controls()
+            with gr.Row():
+                run = gr.Button("Run comparison", variant="primary", elem_id="run-button")
+                stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
+
+    status = gr.Markdown("", elem_id="compare-status")
+    question_view = gr.Markdown("", elem_id="question-view")
+
+    columns = {}
+    with gr.Row(equal_height=False):
+        for technique in TECHNIQUES.values():
+            with gr.Column(visible=True, min_width=320, elem_classes=["technique-column"]) as column:
+                gr.Markdown(f"### {technique.title}\n{technique.summary}")
+                with gr.Accordion("About this technique", open=False):
+                    gr.Markdown(technique.explanation)
+                trace = gr.Textbox(label="Reasoning trace", lines=12, max_lines=24, autoscroll=True,
+                                   interactive=False, elem_id=f"trace-{technique.name}")
+                result = gr.HTML(elem_id=f"result-{technique.name}")
+                details = gr.HTML(elem_id=f"details-{technique.name}")
+            columns[technique.name] = (column, trace, result, details)
+
+    # Question source and family switch what is shown and fill the family's default settings.
+    source.change(lambda choice: (gr.update(visible=choice == "family"), gr.update(visible=choice == "typed")),
+                  source, [family_group, typed_group], queue=False, api_visibility="private")
+    family.change(lambda name: (render_settings(name), FAMILIES[name].description if name in FAMILIES else ""),
+                  family, [settings, family_info], queue=False, api_visibility="private")
+    techniques.change(lambda ticked: [gr.update(visible=name in ticked) for name in columns],
+                      techniques, [parts[0] for parts in columns.values()], queue=False, api_visibility="private")
+
+    question_inputs = [source, family, settings, question_seed, text, reference]
+    preview.click(preview_question, question_inputs, [question_view, status], queue=False, api_visibility="private")
+
+    outputs = [status, question_view] + [part for parts in columns.values() for part in parts[1:]]
+    controls = [control for _, _, control in option_controls]
+
+    def run_handler(data: dict, request: gr.Request, progress=gr.Progress()):
+        question_values = [data[component] for component in question_inputs]
+        ticked, seed = data[techniques], data[sample_seed]
+        option_values = [data[control] for control in controls]
+        owner = request.session_hash or "anonymous"
+        try:
+            question = build_question(*question_values)
+            options = {name: opts for name, opts in collect_options(option_controls, option_values).items()
+                       if name in ticked}
+            comparison = CompareRequest(question, tuple(ticked), options, _whole(seed, "sampling seed"))
+            waiting = "Loading the model (about 20 s on a CPU)…" if lab.slot.loaded is None else "Starting…"
+            yield {status: waiting, question_view: render.question_markdown(question)} | _cleared(columns)
+            cancel = lab.cancel_flag(owner)
+            for update in run_comparison(comparison, lab.model, lab.store, cancel):
+                progress(update.fraction, desc=update.message)
+                yield {status: _status_text(update)} | _columns_from_update(update, columns)
+        except (InputError, ModelLoadError) as error:
+            gr.Warning(str(error))
+            yield {status: f"**Not run:** {error}"}
+
+    run.click(run_handler, {*question_inputs, techniques, sample_seed, *controls}, outputs,
+              concurrency_id=MODEL_EVENTS, concurrency_limit=1, api_visibility="undocumented",
+              api_name="run_comparison_stream")
+    def stop_handler(request: gr.Request) -> str:
+        return _stop(lab, request)
+
+    stop.click(stop_handler, None, status, queue=False, api_visibility="private")
+
+
+def render_settings(family: str) -> str:
+    import json
+
+    return json.dumps(FAMILIES[family].defaults, indent=2) if family in FAMILIES else "{}"
+
+
+def preview_question(*question_values) -> tuple[str, str]:
+    try:
+        return render.question_markdown(build_question(*question_values)), ""
+    except InputError as error:
+        return "", f"**Invalid question:** {error}"
+
+
+def _whole(value, name: str) -> int:
+    if value is None or float(value) != int(value):
+        raise InputError(f"The {name} must be a whole number, got {value!r}.")
+    return int(value)
+
+
+def _stop(lab: Lab, request: gr.Request) -> str:
+    if lab.cancel(request.session_hash or "anonymous"):
+        return "**Stopping…** the running generation ends at its next token."
+    return "Nothing is running."
+
+
+def _cleared(columns) -> dict:
+    outputs = {}
+    for _, trace, result, details in columns.values():
+        outputs.update({trace: "", result: "", details: ""})
+    return outputs
+
+
+def _status_text(update: CompareUpdate) -> str:
+    text = f"**{update.message}** · run #{update.run_id}"
+    if update.done:
+        text += " · stored; see the History tab"
+    return text
+
+
+def _columns_from_update(update: CompareUpdate, columns) -> dict:
+    outputs = {}
+    for name, state in update.columns.items():
+        _, trace, result, details = columns[name]
+        outputs.update({trace: state.trace, result: render.result_html(state), details: render.details_html(state)})
+    return outputs

@@ -1,0 +1,109 @@
+"""Turn service values into the Markdown and HTML that the page shows. Pure functions, no Gradio."""
+
+from __future__ import annotations
+
+import html
+
+from lrm_lab.models.base import ModelInfo
+from lrm_lab.service.compare import ColumnState
+from lrm_lab.tasks.question import Question
+
+VERDICT_HELP = {
+    "correct": "matches the reference answer",
+    "wrong": "an answer was found and it does not match the reference",
+    "unparsed": "no answer could be extracted from the output (not counted as wrong)",
+    "error": "generation or scoring failed",
+    "unverified": "no reference answer to check against",
+    "cancelled": "stopped before it finished",
+}
+
+
+def model_markdown(info: ModelInfo | None, error: str | None = None) -> str:
+    if info is None:
+        text = "**Model:** not loaded yet (the embedded model loads on first use, about 20 s on a CPU)."
+    else:
+        millions = info.parameters / 1e6
+        text = (
+            f"**Model:** {info.display_name} · **device:** `{info.device}` · **dtype:** `{info.dtype}` · "
+            f"{millions:,.0f}M parameters · loaded in {info.load_seconds:.1f} s"
+        )
+        if info.revision:
+            text += f" · revision `{info.revision}`"
+        for note in info.notes:
+            text += f"\n\n_{note}_"
+    if error:
+        text = f"**Could not load the model:** {error}\n\n{text}"
+    return text
+
+
+def question_markdown(question: Question) -> str:
+    if question.source == "reasoning_gym":
+        origin = f"reasoning-gym `{question.family}`, seed {question.seed}, settings `{question.settings}`"
+    else:
+        origin = "typed by you"
+    reference = question.reference if question.reference is not None else "none (verdicts will be unverified)"
+    quoted = "\n".join(f"> {line}" if line else ">" for line in question.text.splitlines())
+    return f"**Question** ({origin})\n\n{quoted}\n\n**Reference answer** (used only for the verdict): `{reference}`"
+
+
+def verdict_badge(verdict: str) -> str:
+    title = html.escape(VERDICT_HELP.get(verdict, verdict))
+    return f'<span class="verdict verdict-{html.escape(verdict)}" title="{title}">{html.escape(verdict)}</span>'
+
+
+def result_html(column: ColumnState) -> str:
+    """The answer, verdict, tokens and seconds of a column, or its status while it runs."""
+    result = column.result
+    if result is None:
+        status = {"waiting": "waiting", "running": f"running, {column.fraction:.0%}"}.get(column.status, column.status)
+        return f'<div class="result pending">{html.escape(status)}</div>'
+    answer = html.escape(result.answer) if result.answer is not None else "<em>none extracted</em>"
+    rows = [
+        f"<b>Answer:</b> <code>{answer}</code> {verdict_badge(str(result.verdict))}",
+        f"<b>Tokens:</b> {result.completion_tokens} · <b>Seconds:</b> {result.seconds:.1f}",
+    ]
+    if column.attempt_id is not None:
+        rows.append(f"<b>Stored as attempt</b> #{column.attempt_id}")
+    if result.error:
+        rows.append(f'<span class="error">{html.escape(result.error)}</span>')
+    if result.details.get("uses_reference"):
+        rows.append('<span class="oracle">Uses the reference answer to choose (oracle verifier)</span>')
+    return '<div class="result">' + "<br>".join(rows) + "</div>"
+
+
+def details_html(column: ColumnState) -> str:
+    """Technique-specific details: for search, every candidate with its score and the chosen one."""
+    if column.result is None:
+        if not column.candidates:
+            return ""
+        items = "".join(
+            f"<li><b>sample {i + 1}:</b> {html.escape(text[-160:])}</li>" for i, text in enumerate(column.candidates)
+        )
+        return f'<ul class="live-candidates">{items}</ul>'
+    details = column.result.details
+    if "candidates" not in details:
+        return ""
+    header = (
+        f"<p><b>{html.escape(details['strategy_label'])}</b> over {details['n']} samples at temperature "
+        f"{details['temperature']}. Any sample correct: <b>{'yes' if details['any_correct'] else 'no'}</b> "
+        f"(graded afterwards with the reference). Unparsed samples: {details['unparsed_candidates']}.</p>"
+    )
+    score_name = {"self_consistency": "votes", "best_of_n_oracle": "oracle score"}.get(
+        details["strategy"], "mean log-prob"
+    )
+    rows = []
+    for candidate in details["candidates"]:
+        answer = html.escape(candidate["answer"]) if candidate["answer"] is not None else "<em>none</em>"
+        marker = "✔ chosen" if candidate["chosen"] else ""
+        snippet = html.escape(candidate["text"][-200:])
+        rows.append(
+            f'<tr class="{"chosen" if candidate["chosen"] else ""}"><td>{candidate["index"] + 1}</td>'
+            f"<td><code>{answer}</code></td><td>{verdict_badge(candidate['verdict'])}</td>"
+            f"<td>{candidate['score']}</td><td>{candidate['completion_tokens']}</td><td>{marker}</td>"
+            f'<td class="snippet">…{snippet}</td></tr>'
+        )
+    table = (
+        f'<table class="candidates"><thead><tr><th>#</th><th>answer</th><th>verdict</th><th>{score_name}</th>'
+        f"<th>tokens</th><th></th><th>end of the sample</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    return header + table
