@@ -5,8 +5,12 @@ LRM_LAB_DATABASE_URL the database (default: SQLite at storage/lab.db).
 """
 
 import logging
+import os
 
-from lrm_lab.ui.app import launch
+# Gradio's usage analytics call a remote server; the lab runs offline by default.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from lrm_lab.ui.app import launch  # noqa: E402  (after the environment default above)
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

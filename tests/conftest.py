@@ -26,3 +26,26 @@ def embedded():
     from lrm_lab.models.loader import load_model
 
     return load_model("embedded")
+
+
+@pytest.fixture(scope="session")
+def launched_app(embedded, tmp_path_factory):
+    """The real app on the embedded model, served on a free loopback port for the whole session."""
+    import socket
+
+    from lrm_lab.models.slot import ModelSlot
+    from lrm_lab.service.lab import Lab
+    from lrm_lab.ui.app import CSS_PATH, build_app
+
+    slot = ModelSlot()
+    slot.set(embedded)
+    lab = Lab(store=Store(f"sqlite:///{tmp_path_factory.mktemp('app') / 'lab.db'}"), slot=slot)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = build_app(lab)
+    demo.queue()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css_paths=[CSS_PATH])
+    yield f"http://127.0.0.1:{port}/", lab
+    demo.close()
+    lab.store.close()

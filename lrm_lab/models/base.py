@@ -26,6 +26,7 @@ class SamplingParams:
     top_p: float = 1.0
     max_new_tokens: int = 256
     seed: int | None = None
+    ignore_eos: bool = False  # generate exactly max_new_tokens (for benchmarks of equal length)
 
     def __post_init__(self) -> None:
         if not 1 <= self.n <= MAX_SAMPLES:

@@ -67,6 +67,8 @@ class TransformersBackend(ModelBackend):
                 "top_k": 0,
                 "num_return_sequences": params.n,
             }
+        if params.ignore_eos:
+            sampling["min_new_tokens"] = params.max_new_tokens  # suppresses the stop tokens until then
         cancel = cancel or threading.Event()
         streamer = None
         if on_tokens is not None:

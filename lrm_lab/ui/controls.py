@@ -39,6 +39,7 @@ def technique_option_controls() -> list[tuple[str, str, gr.components.Component]
         with gr.Accordion(f"{technique.title} options", open=False):
             for field in option_fields(technique.options_type):
                 control = option_control(field, key=f"option-{technique.name}-{field.name}")
+                control.elem_id = f"option-{technique.name}-{field.name}"
                 controls.append((technique.name, field.name, control))
     return controls
 

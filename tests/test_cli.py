@@ -1,0 +1,58 @@
+"""The command line: JSON output on the embedded model, bad input, history and show."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args, database: Path, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = os.environ | {"LRM_LAB_DATABASE_URL": f"sqlite:///{database}"}
+    return subprocess.run([sys.executable, "-m", "lrm_lab", *args], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=timeout)
+
+
+@pytest.mark.model
+def test_compare_json_then_history_and_show(tmp_path):
+    database = tmp_path / "cli.db"
+    done = run_cli("compare", "--family", "basic_arithmetic", "--seed", "3", "--technique", "baseline",
+                   "--technique", "search", "--n", "2", "--max-new-tokens", "32", "--json", database=database)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)  # stdout holds exactly one JSON object
+    assert summary["question"]["family"] == "basic_arithmetic"
+    assert summary["question"]["seed"] == 3
+    results = summary["results"]
+    assert [r["technique"] for r in results] == ["baseline", "search"]
+    for result in results:
+        assert {"technique", "answer", "verdict", "completion_tokens", "seconds", "details"} <= set(result)
+    assert results[1]["details"]["n"] == 2
+    assert "%" in done.stderr  # the progress bar goes to stderr
+
+    listed = run_cli("history", "--json", database=database)
+    assert {row["id"] for row in json.loads(listed.stdout)} == {r["attempt_id"] for r in results}
+
+    shown = run_cli("show", str(results[0]["attempt_id"]), database=database)
+    assert json.loads(shown.stdout)["trace"]
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["compare", "--family", "basic_arithmetic", "--technique", "search", "--n", "0"], "between 1 and 64"),
+        (["compare", "--family", "basic_arithmetic", "--temperature", "-1", "--technique", "search"], "temperature"),
+        (["compare", "--family", "no_such_family"], "no_such_family"),
+        (["compare", "--question", "   "], "empty"),
+        (["compare", "--family", "chain_sum", "--settings", "{oops"], "JSON"),
+        (["show", "999"], "No attempt with id 999"),
+    ],
+)
+def test_bad_input_exits_2_with_message(tmp_path, args, words):
+    done = run_cli(*args, database=tmp_path / "cli.db")
+    assert done.returncode == 2
+    assert words in done.stderr
+    assert done.stdout == ""

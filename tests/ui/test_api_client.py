@@ -1,0 +1,64 @@
+"""The named API endpoints, called with gradio_client against the launched app."""
+
+import pytest
+from gradio_client import Client
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def client(launched_app):
+    url, _ = launched_app
+    return Client(url, verbose=False)
+
+
+def test_endpoints_are_named(client):
+    endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert {"/compare", "/history", "/attempt", "/model_info", "/load_model"} <= set(endpoints)
+
+
+def test_compare_then_read_history(client):
+    summary = client.predict(
+        family="leg_counting",
+        question_seed=2,
+        techniques="baseline,search",
+        options='{"baseline": {"max_new_tokens": 40}, "search": {"n": 2, "max_new_tokens": 40}}',
+        api_name="/compare",
+    )
+    assert summary["question"]["family"] == "leg_counting"
+    assert [result["technique"] for result in summary["results"]] == ["baseline", "search"]
+
+    history = client.predict(limit=5, api_name="/history")
+    stored_ids = {row["id"] for row in history}
+    assert {result["attempt_id"] for result in summary["results"]} <= stored_ids
+
+    attempt = client.predict(attempt_id=summary["results"][0]["attempt_id"], api_name="/attempt")
+    assert attempt["question"]["text"] == summary["question"]["text"]
+    assert attempt["trace"]
+
+
+def test_model_info_reports_device(client):
+    info = client.predict(api_name="/model_info")
+    assert info["device"] == "cpu"
+    assert info["dtype"] == "float32"
+    assert info["model_id"] == "embedded"
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"question": "", "family": "nope"}, "nope"),
+        ({"techniques": "baseline", "options": "{broken"}, "JSON"),
+        ({"techniques": "search", "options": '{"search": {"n": 1000000}}'}, "between 1 and 64"),
+        ({"techniques": "search", "options": '{"search": {"temperature": -1}}'}, "temperature"),
+    ],
+)
+def test_compare_rejects_bad_input(client, kwargs, words):
+    with pytest.raises(Exception, match=words):
+        client.predict(api_name="/compare", **kwargs)
+
+
+def test_failed_load_keeps_model(client):
+    with pytest.raises(Exception, match="GGUF file not found"):
+        client.predict(model_id="/nonexistent/model.gguf", api_name="/load_model")
+    assert client.predict(api_name="/model_info")["model_id"] == "embedded"

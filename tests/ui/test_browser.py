@@ -1,0 +1,101 @@
+"""The Compare screen in Debian's Chromium, driven by Playwright: run, read, stop, reopen."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.browser]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM):
+        if os.environ.get("LRM_LAB_REQUIRE_BROWSER"):
+            pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, launched_app):
+    url, _ = launched_app
+    opened = browser.new_page(viewport={"width": 1400, "height": 1600})
+    opened.goto(url)
+    opened.wait_for_selector("#run-button")
+    yield opened
+    opened.close()
+
+
+def set_option(page, technique: str, option: str, value: str):
+    field = page.locator(f"#option-{technique}-{option} input").first
+    if not field.is_visible():  # open the technique's options accordion first
+        page.get_by_text(f"{technique.capitalize()} options").click()
+    field.fill(value)
+    field.press("Tab")
+
+
+def status_text(page) -> str:
+    return page.locator("#compare-status").inner_text()
+
+
+def test_comparison_from_page(page):
+    set_option(page, "baseline", "max_new_tokens", "40")
+    set_option(page, "search", "max_new_tokens", "40")
+    set_option(page, "search", "n", "3")
+    page.click("#run-button")
+    page.wait_for_function(
+        "document.querySelector('#compare-status').innerText.includes('Done')", timeout=180_000
+    )
+
+    baseline = page.locator("#result-baseline").inner_text()
+    search = page.locator("#result-search").inner_text()
+    assert "Tokens:" in baseline and "Stored as attempt" in baseline
+    assert "Tokens:" in search
+    assert page.locator("#details-search table.candidates tr.chosen").count() == 1
+    assert page.locator("#details-search table.candidates tbody tr").count() == 3
+    tokens = [int(cell) for cell in page.locator("#details-search table.candidates tbody td:nth-child(5)").all_inner_texts()]
+    assert all(0 < count <= 40 for count in tokens)
+    assert page.locator("#trace-baseline textarea").input_value().strip()
+    assert "Reference answer" in page.locator("#question-view").inner_text()
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
+
+
+def test_stop_ends_running_comparison(page):
+    set_option(page, "baseline", "max_new_tokens", "2000")
+    page.get_by_label("Search", exact=True).uncheck()
+    page.click("#run-button")
+    page.wait_for_function(
+        "document.querySelector('#trace-baseline textarea').value.length > 0", timeout=120_000
+    )
+    page.click("#stop-button")
+    page.wait_for_function(
+        "document.querySelector('#compare-status').innerText.includes('Stopped')", timeout=30_000
+    )
+    assert "cancelled" in page.locator("#result-baseline").inner_text()
+
+
+def test_bad_settings_show_message(page):
+    page.locator("#compare-status")  # present before any run
+    editor = page.locator(".cm-content").first
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("{not json")
+    page.click("#run-button")
+    page.wait_for_function(
+        "document.querySelector('#compare-status').innerText.includes('Not run')", timeout=30_000
+    )
+    assert "JSON" in status_text(page)
