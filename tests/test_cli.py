@@ -23,7 +23,7 @@ def test_compare_json_then_history_and_show(tmp_path):
     done = run_cli("compare", "--family", "basic_arithmetic", "--seed", "3", "--technique", "baseline",
                    "--technique", "search", "--n", "2", "--max-new-tokens", "32", "--json", database=database)
     assert done.returncode == 0, done.stderr
-    summary = json.loads(done.stdout)  # stdout holds exactly one JSON object
+    summary = json.loads(done.stdout)  # stdout contains exactly one JSON object
     assert summary["question"]["family"] == "basic_arithmetic"
     assert summary["question"]["seed"] == 3
     results = summary["results"]

@@ -28,7 +28,7 @@ MAX_SEED = 2**32 - 1
 
 @dataclass
 class ColumnState:
-    """What one technique's column shows at a moment of the comparison."""
+    """The state of one technique's column at a moment of the comparison."""
 
     technique: str
     title: str
@@ -233,7 +233,7 @@ def question_json(question: Question) -> dict[str, Any]:
 
 
 def result_json(column: ColumnState) -> dict[str, Any]:
-    """The JSON shape of one technique's result, shared by the CLI and the API."""
+    """Convert one technique's result to the JSON shape shared by the CLI and the API."""
     result = column.result
     return {
         "technique": column.technique,

@@ -18,6 +18,7 @@ class Lab:
     def __init__(self, store: Store | None = None, slot: ModelSlot | None = None):
         self.store = store or Store()
         self.slot = slot or ModelSlot()
+        self.preload_error: str | None = None  # why the background load of the default model failed
         self._cancels: dict[str, threading.Event] = {}
         self._cancels_lock = threading.Lock()
 

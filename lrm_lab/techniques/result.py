@@ -1,4 +1,4 @@
-"""What every technique returns, and the context it runs in."""
+"""The result type every technique returns, and the context it runs in."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class Progress:
 
 @dataclass
 class RunContext:
-    """What a technique gets besides the question: the model, a seed, a cancel flag, a progress sink."""
+    """The inputs of a technique besides the question: the model, a seed, a cancel flag, a progress sink."""
 
     model: ModelBackend
     seed: int | None = None

@@ -53,13 +53,19 @@ def build_app(lab: Lab) -> gr.Blocks:
                 return render.model_markdown(current, error=str(error))
             return render.model_markdown(backend.info)
 
-        def show_model() -> str:
-            return render.model_markdown(lab.slot.loaded.info if lab.slot.loaded else None)
+        def poll_model():
+            """Show the model once the background load ends, then stop polling."""
+            loaded = lab.slot.loaded
+            info = loaded.info if loaded else None
+            finished = loaded is not None or lab.preload_error is not None
+            return render.model_markdown(info, error=lab.preload_error), gr.Timer(active=not finished)
+
+        poll = gr.Timer(2.0)
 
         load.click(load_model, model_picker, model_view, concurrency_id=MODEL_EVENTS, concurrency_limit=1,
                    api_visibility="private")
         history.select(refresh, refresh_inputs, table, api_visibility="private")
-        demo.load(show_model, None, model_view, api_visibility="private")
+        poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
     return demo
 
 
@@ -69,7 +75,8 @@ def preload_model(lab: Lab) -> threading.Thread:
     def load() -> None:
         try:
             lab.slot.get()
-        except ModelLoadError:
+        except ModelLoadError as error:
+            lab.preload_error = str(error)
             log.exception("the default model failed to load; pick another one in the page")
 
     thread = threading.Thread(target=load, name="lrm-lab-preload", daemon=True)

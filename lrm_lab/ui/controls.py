@@ -11,7 +11,7 @@ from lrm_lab.techniques.options import option_fields
 
 
 def option_control(field: dataclasses.Field, key: str) -> gr.components.Component:
-    """One control for one option: a dropdown for choices, a slider for a bounded number."""
+    """Build the control for one option: a dropdown for choices, a slider for a small bounded number."""
     meta = field.metadata
     label = field.name.replace("_", " ")
     if meta.get("choices"):

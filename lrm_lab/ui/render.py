@@ -19,8 +19,9 @@ VERDICT_HELP = {
 
 
 def model_markdown(info: ModelInfo | None, error: str | None = None) -> str:
+    """Describe the loaded model, device and dtype, with a failed load's error above it."""
     if info is None:
-        text = "**Model:** not loaded yet (the embedded model loads on first use, about 20 s on a CPU)."
+        text = "**Model:** none loaded. Pick one above." if error else "**Model:** loading the embedded model (about 20 s on a CPU)…"
     else:
         millions = info.parameters / 1e6
         text = (

@@ -61,7 +61,8 @@ def test_comparison_from_page(page):
 
     baseline = page.locator("#result-baseline").inner_text()
     search = page.locator("#result-search").inner_text()
-    assert "Tokens:" in baseline and "Stored as attempt" in baseline
+    assert "Tokens:" in baseline
+    assert "Stored as attempt" in baseline
     assert "Tokens:" in search
     assert page.locator("#details-search table.candidates tr.chosen").count() == 1
     assert page.locator("#details-search table.candidates tbody tr").count() == 3
@@ -69,6 +70,7 @@ def test_comparison_from_page(page):
     assert all(0 < count <= 40 for count in tokens)
     assert page.locator("#trace-baseline textarea").input_value().strip()
     assert "Reference answer" in page.locator("#question-view").inner_text()
+    assert "device: cpu" in page.locator("#model-view").inner_text()
 
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "compare.png"), full_page=True)
