@@ -25,7 +25,7 @@ def build_history_tab(lab: Lab) -> tuple:
         refresh = gr.Button("Refresh", size="sm")
     table = gr.Dataframe(headers=HISTORY_COLUMNS, interactive=False, wrap=True, elem_id="history-table")
     with gr.Row():
-        attempt_id = gr.Number(None, precision=0, minimum=1, label="Attempt id (or click a row)", key="attempt-id")
+        attempt_id = gr.Number(None, precision=0, label="Attempt id (or click a row)", key="attempt-id")
         open_button = gr.Button("Open attempt", size="sm")
     header = gr.Markdown("", elem_id="attempt-header")
     trace = gr.Textbox(label="Full reasoning trace", lines=14, max_lines=40, interactive=False, elem_id="attempt-trace")

@@ -1,6 +1,7 @@
 """The Compare screen in Debian's Chromium, driven by Playwright: run, read, stop, reopen."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,20 @@ def test_bad_settings_show_message(page):
         "document.querySelector('#compare-status').innerText.includes('Not run')", timeout=30_000
     )
     assert "JSON" in status_text(page)
+
+
+def test_history_reopens_attempt(page, launched_app):
+    _, lab = launched_app
+    newest = lab.store.list_attempts(limit=1)
+    assert newest, "run the comparison test first: history needs a stored attempt"
+
+    page.get_by_role("tab", name="History").click()
+    # Gradio 6 draws the visible rows as role=gridcell elements beside a hidden sizing table.
+    id_cell = page.locator("#history-table [role=gridcell]").filter(has_text=re.compile(rf"^\s*{newest[0].id}\s*$"))
+    id_cell.first.click()
+    page.wait_for_function("document.querySelector('#attempt-header').innerText.includes('Attempt #')", timeout=30_000)
+
+    header = page.locator("#attempt-header").inner_text()
+    assert f"Attempt #{newest[0].id}" in header
+    stored = lab.store.get_attempt(newest[0].id)
+    assert page.locator("#attempt-trace textarea").input_value() == stored.trace
