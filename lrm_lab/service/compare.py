@@ -90,20 +90,7 @@ def run_comparison(
     cancel = cancel or threading.Event()
     columns = {technique.name: ColumnState(technique.name, technique.title) for technique, _ in plan}
 
-    run_id = store.create_run(
-        kind="compare",
-        model_id=model.info.model_id,
-        model_revision=model.info.revision,
-        device=model.info.device,
-        dtype=model.info.dtype,
-        settings={
-            "techniques": list(request.techniques),
-            "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
-            "chat_template_hash": model.info.chat_template_hash,
-        },
-        seed=request.seed,
-        package_versions=package_versions(),
-    )
+    run_id = _start_run(store, request, plan, model)
     question_id = store.add_question(request.question)
     status = "finished"
 
@@ -153,6 +140,24 @@ def run_comparison(
         store.finish_run(run_id, status)
 
     yield update("Stopped" if status == "cancelled" else "Done", done=True)
+
+
+def _start_run(store: Store, request: CompareRequest, plan: list[tuple[Technique, Any]], model: ModelBackend) -> int:
+    """Store the run with everything needed to reproduce it: model, revision, options, seed, versions."""
+    return store.create_run(
+        kind="compare",
+        model_id=model.info.model_id,
+        model_revision=model.info.revision,
+        device=model.info.device,
+        dtype=model.info.dtype,
+        settings={
+            "techniques": list(request.techniques),
+            "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
+            "chat_template_hash": model.info.chat_template_hash,
+        },
+        seed=request.seed,
+        package_versions=package_versions(),
+    )
 
 
 def _run_one(technique, options, request, model, cancel, column: ColumnState, update) -> Iterator[CompareUpdate]:
