@@ -31,11 +31,12 @@ def build_compare_tab(lab: Lab) -> None:
                               label="Source", key="source")
             with gr.Group(visible=True) as family_group:
                 family = gr.Dropdown([(f.title, f.name) for f in FAMILIES.values()], value=default_family,
-                                     label="Family", key="family")
+                                     label="Family", key="family", elem_id="family")
                 family_info = gr.Markdown(FAMILIES[default_family].description)
                 settings = gr.Code(render_settings(default_family), language="json", label="Size settings (JSON)",
                                    lines=4, key="settings")
-                question_seed = gr.Number(3, precision=0, minimum=0, label="Question seed", key="question-seed")
+                question_seed = gr.Number(3, precision=0, minimum=0, label="Question seed", key="question-seed",
+                                          elem_id="question-seed")
             with gr.Group(visible=False) as typed_group:
                 text = gr.Textbox(label="Your question", lines=4, max_length=4000, key="typed-text",
                                   placeholder="A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?")
