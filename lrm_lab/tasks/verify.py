@@ -8,27 +8,16 @@ counts as correct, because some scorers give partial credit (gsm_symbolic 0.01, 
 from __future__ import annotations
 
 import json
-import threading
 from functools import lru_cache
 from typing import Any
 
 import reasoning_gym
-import sympy
-from math_verify import parse, verify
 from reasoning_gym.dataset import ProceduralDataset
 
+from lrm_lab.tasks import mathcheck
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION, extract_answer
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Check, Verdict
-
-# Seconds that math-verify may spend on each parse and comparison. It applies only in the main
-# thread, because math-verify enforces it with signal.alarm.
-MATH_VERIFY_TIMEOUT_S = 5
-
-# Powers and factorials above these sizes can keep sympy busy past any timeout: comparing
-# 9^9^9^9 with 5 did not finish within 20 s.
-_MAX_EXPONENT = 1000
-_MAX_FACTORIAL = 1000
 
 
 def check(question: Question, completion: str) -> Check:
@@ -82,59 +71,15 @@ def _scoring_dataset(family: str, settings_json: str) -> ProceduralDataset:
 
 
 def _check_with_math_verify(reference: str, answer: str) -> Check:
-    gold = _parse_math(reference)
-    predicted = _parse_math(answer)
-    if gold is None or predicted is None:
-        side = "reference" if gold is None else "answer"
+    comparison = mathcheck.compare(reference, answer)
+    matches, note = comparison.equal, comparison.note
+    if comparison.timed_out:
+        return _check(answer, Verdict.ERROR, None, note)
+    if matches is None:
+        # math-verify found no math on one side: compare the texts instead.
         matches = _normalise_text(reference) == _normalise_text(answer)
-        note = (
-            f"math-verify could not parse the {side}, or it was too large to compare safely, "
-            "so the texts were compared ignoring case, spacing and a final period"
-        )
-        return _check(answer, Verdict.CORRECT if matches else Verdict.WRONG, 1.0 if matches else 0.0, note)
-
-    matches = verify(gold, predicted, timeout_seconds=_timeout_for_this_thread())
-    return _check(answer, Verdict.CORRECT if matches else Verdict.WRONG, 1.0 if matches else 0.0, "math-verify")
-
-
-def _parse_math(text: str) -> list[Any] | None:
-    """Parse `text` with math-verify, or return None if it contains no math or math too large to compare."""
-    # math-verify finds bare LaTeX only between math delimiters.
-    if "\\" in text and "$" not in text:
-        text = f"${text}$"
-    parsed = parse(text, parsing_timeout=_timeout_for_this_thread())
-
-    expressions = [item for item in parsed if isinstance(item, sympy.Basic)]
-    if not expressions or any(_is_too_large(expression) for expression in expressions):
-        return None
-    return parsed
-
-
-def _timeout_for_this_thread() -> int | None:
-    """Return math-verify's timeout, or None outside the main thread.
-
-    math-verify enforces timeouts with signal.alarm, which raises ValueError outside the main
-    thread, so worker threads run without one.
-    """
-    if threading.current_thread() is threading.main_thread():
-        return MATH_VERIFY_TIMEOUT_S
-    # NOTE: _is_too_large rejects the slow inputs known so far (power towers, big factorials),
-    # but a worker thread has no timeout if sympy is slow on some other input.
-    return None
-
-
-def _is_too_large(expression: sympy.Basic) -> bool:
-    """Return whether `expression` has a power or factorial too large for sympy to compare quickly."""
-    for node in sympy.preorder_traversal(expression):
-        if isinstance(node, sympy.Pow):
-            exponent = node.exp
-            if not exponent.is_Number or abs(exponent) > _MAX_EXPONENT:
-                return True
-        if isinstance(node, sympy.factorial):
-            argument = node.args[0]
-            if not argument.is_Number or argument > _MAX_FACTORIAL:
-                return True
-    return False
+        note += ", so the texts were compared ignoring case, spacing and a final period"
+    return _check(answer, Verdict.CORRECT if matches else Verdict.WRONG, 1.0 if matches else 0.0, note)
 
 
 def _normalise_text(text: str) -> str:

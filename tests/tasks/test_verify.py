@@ -228,3 +228,25 @@ def test_concurrent_checks():
     for question, result in zip(questions, results):
         assert result is not None, f"no result for {question.family or 'typed'}"
         assert result.verdict is Verdict.CORRECT, f"{question.family or 'typed'}: {result}"
+
+
+def test_slow_math_comparison_times_out_in_thread():
+    """A reference that sympy cannot compare quickly gives an error verdict instead of hanging."""
+    import time
+
+    from lrm_lab.tasks import mathcheck
+
+    question = typed_question("Reply with 5.", r"\binom{10^{9}}{10^{8}}")
+    outcome = {}
+    worker = threading.Thread(target=lambda: outcome.update(check=check(question, "Answer: 5")))
+    start = time.perf_counter()
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive(), "check() hung on a slow math-verify comparison"
+    assert time.perf_counter() - start < mathcheck.TIMEOUT_S + 20
+    assert outcome["check"].verdict in (Verdict.ERROR, Verdict.WRONG)
+
+
+def test_math_check_works_after_timeout():
+    question = typed_question("What is a half?", "0.5")
+    assert check(question, "Answer: 1/2").verdict == Verdict.CORRECT
