@@ -24,7 +24,7 @@ import re
 from lrm_lab.tasks.question import AnswerKind
 
 # Stored with every verdict: bump it whenever a change here can change what is extracted.
-EXTRACTOR_VERSION = "1"
+EXTRACTOR_VERSION = "2"  # 2: numbers that label list items and steps are skipped
 
 _BOXED_OPENING = re.compile(r"\\(?:boxed|fbox)\s*\{")
 
@@ -47,6 +47,9 @@ _NUMBER = re.compile(
 _SENTENCE_END = re.compile(r"\.(?:\s|$)")
 
 _EQUALS_SIGN = re.compile(r"(?<![<>=!])=(?!=)")
+
+# Numbers that label list items or steps ("1. First", "2) Then", "Step 3:") are not answers.
+_LIST_MARKER = re.compile(r"^\s*(?:step\s*\d+\s*[.):]?(?:[ \t]+|$)|\d+[.)][ \t]+)", re.IGNORECASE | re.MULTILINE)
 
 # Runs of characters that can form an arithmetic expression. `_valid_runs` keeps those that parse.
 _ARITHMETIC_RUN = re.compile(r"[\d\s()+\-*/.]+")
@@ -158,7 +161,7 @@ def _number_in(value: str) -> str | None:
 
 def _number_fallback(text: str) -> str | None:
     """Return the value after "=" on the last line that has one, else the last number."""
-    text = text.replace("−", "-")
+    text = _LIST_MARKER.sub("", text.replace("−", "-"))
 
     # A worked line such as "5 * 5 = 25" states its result after the last "=".
     for line in reversed(text.splitlines()):

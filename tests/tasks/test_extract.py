@@ -36,6 +36,13 @@ NUMBER_CASES = [
     # A box cut off by the token limit is ignored.
     ("4 + 4 = 8 so \\boxed{8", "8"),
     ("I am not sure how to solve this problem.", None),
+    # Numbers that label list items or steps are not answers.
+    ("1. First, add the two numbers.\n2. Then check the sum.", None),
+    ("Step 1: read the problem.\nStep 2:", None),
+    ("1. 5 + 3 = 8", "8"),
+    ("2) The total is 15", "15"),
+    ("The sum is:\n42.", "42"),
+    ("Step 3 gives 9", "9"),
     ("", None),
     ("   \n\n  ", None),
 ]

@@ -35,16 +35,27 @@ def page(browser, launched_app):
     opened = browser.new_page(viewport={"width": 1400, "height": 1600})
     opened.goto(url)
     opened.wait_for_selector("#run-button")
+    opened.wait_for_function("document.querySelector('#model-view').innerText.includes('device')")
     yield opened
     opened.close()
 
 
 def set_option(page, technique: str, option: str, value: str):
+    """Type an option value and wait until it sticks.
+
+    A value typed just after the page loads or an accordion first opens can be reset to its
+    default by the page's own initialisation, so the value is typed again until it stays.
+    """
     field = page.locator(f"#option-{technique}-{option} input").first
     if not field.is_visible():  # open the technique's options accordion first
         page.get_by_text(f"{technique.capitalize()} options").click()
-    field.fill(value)
-    field.press("Tab")
+    for _ in range(10):
+        field.fill(value)
+        field.press("Tab")
+        page.wait_for_timeout(700)
+        if field.input_value() == value:
+            return
+    raise AssertionError(f"{technique} option {option} did not keep the value {value}")
 
 
 def status_text(page) -> str:
