@@ -1,4 +1,5 @@
-# CPU image of LRM Lab for Hugging Face Spaces (docker SDK) or any container host.
+# CPU image of LRM Lab for Hugging Face Spaces (docker SDK) or any container host. The model
+# stays fixed for visitors (LRM_LAB_LOCK_MODEL=1); run with -e LRM_LAB_LOCK_MODEL=0 to allow switching.
 #   docker build -t lrm-lab . && docker run -p 7860:7860 lrm-lab
 FROM python:3.11-slim
 
@@ -9,6 +10,7 @@ ENV PYTHONUNBUFFERED=1 \
     GRADIO_SERVER_NAME=0.0.0.0 \
     GRADIO_SERVER_PORT=7860 \
     GRADIO_ANALYTICS_ENABLED=False \
+    LRM_LAB_LOCK_MODEL=1 \
     HF_HUB_DISABLE_TELEMETRY=1
 
 # Spaces runs containers as uid 1000.

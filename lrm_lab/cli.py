@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--question", help="a question of your own")
     compare.add_argument("--answer", help="reference answer of --question (omit for an unverified run)")
     compare.add_argument("--settings", default="", help='family size settings as JSON, e.g. \'{"max_digits": 3}\'')
-    compare.add_argument("--seed", type=int, default=0, help="seed of the generated question and of sampling")
-    compare.add_argument("--sample-seed", type=int, help="seed of sampling alone (default: --seed)")
+    compare.add_argument("--seed", type=int, default=0, help="seed of the generated question (the page's question seed)")
+    compare.add_argument("--sample-seed", type=int, default=0, help="seed of sampling (the page's sampling seed)")
     compare.add_argument(
         "--technique", action="append", choices=sorted(TECHNIQUES), help="technique to run; repeat for several"
     )
@@ -92,6 +92,8 @@ def run_compare(args: argparse.Namespace) -> int:
 
     if args.question is not None:
         question = build_question("typed", text=args.question, reference=args.answer)
+    elif args.answer is not None:
+        raise InputError("--answer goes with --question; a --family question brings its own reference answer.")
     else:
         question = build_question("family", args.family, args.settings, args.seed)
     techniques = tuple(args.technique or ["baseline"])
@@ -100,7 +102,7 @@ def run_compare(args: argparse.Namespace) -> int:
                if getattr(args, f"option_{field.name}") is not None}
         for name in techniques
     }
-    request = CompareRequest(question, techniques, options, args.sample_seed if args.sample_seed is not None else args.seed)
+    request = CompareRequest(question, techniques, options, args.sample_seed)
     plan_comparison(request)  # reject bad options before the model loads
 
     lab = Lab()
@@ -134,25 +136,22 @@ def print_summary(summary: dict) -> None:
 
 
 def run_history(args: argparse.Namespace) -> int:
+    from lrm_lab.service.history import HISTORY_COLUMNS, history_rows
     from lrm_lab.store import Store
 
-    rows = Store().list_attempts(limit=args.limit, technique=args.technique, family=args.family)
+    rows = history_rows(Store(), args.limit, args.technique or "", args.family or "")
     if args.json:
-        print(json.dumps([dataclasses.asdict(row) for row in rows], default=str, ensure_ascii=False))
+        print(json.dumps([dict(zip(HISTORY_COLUMNS, row)) for row in rows], ensure_ascii=False))
         return 0
-    for row in rows:
-        print(
-            f"{row.id:>6}  {row.created_at:%Y-%m-%d %H:%M}  {row.technique:<9} {row.verdict:<10} "
-            f"{row.answer!s:<10} {row.question_text[:60]}"
-        )
+    for identifier, created, _, technique, _, question, answer, verdict, _, _ in rows:
+        # repr() of the texts keeps control characters stored in them from acting on the terminal.
+        print(f"{identifier:>6}  {created}  {technique:<9} {verdict:<10} {answer!r:<12} {question[:60]!r}")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
+    from lrm_lab.service.history import attempt_dict
     from lrm_lab.store import Store
 
-    record = Store().get_attempt(args.attempt_id)
-    if record is None:
-        raise InputError(f"No attempt with id {args.attempt_id}; list them with `python -m lrm_lab history`.")
-    print(json.dumps(dataclasses.asdict(record), default=str, ensure_ascii=False, indent=2))
+    print(json.dumps(attempt_dict(Store(), args.attempt_id), ensure_ascii=False, indent=2))
     return 0

@@ -49,6 +49,11 @@ def test_compare_json_then_history_and_show(tmp_path):
         (["compare", "--question", "   "], "empty"),
         (["compare", "--family", "chain_sum", "--settings", "{oops"], "JSON"),
         (["show", "999"], "No attempt with id 999"),
+        (["show", "99999999999999999999999"], "whole number from 1 to"),
+        (["history", "--limit", "0"], "between 1 and 1000"),
+        (["compare", "--family", "chain_sum", "--answer", "5"], "--answer goes with --question"),
+        (["compare", "--question", "What is 2 + 2?", "--technique", "search", "--strategy", "best_of_n_oracle"],
+         "has none"),
     ],
 )
 def test_bad_input_exits_2_with_message(tmp_path, args, words):

@@ -75,6 +75,12 @@ def plan_comparison(request: CompareRequest) -> list[tuple[Technique, Any]]:
     for name in request.techniques:
         technique = get_technique(name)
         plan.append((technique, parse_options(technique.options_type, request.options.get(name), name)))
+    for _, options in plan:
+        if getattr(options, "strategy", None) == "best_of_n_oracle" and request.question.reference is None:
+            raise InputError(
+                "The oracle verifier chooses with the reference answer, and this question has none: "
+                "give a reference answer or pick another search strategy."
+            )
     return plan
 
 

@@ -10,6 +10,7 @@ from lrm_lab.store import Store
 
 HISTORY_COLUMNS = ["id", "time (UTC)", "model", "technique", "family", "question", "answer", "verdict", "tokens", "seconds"]
 MAX_HISTORY_ROWS = 1000
+MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL bigint store
 
 
 def history_rows(store: Store, limit: int | float = 50, technique: str = "", family: str = "", model_id: str = "") -> list[list[Any]]:
@@ -38,8 +39,8 @@ def history_rows(store: Store, limit: int | float = 50, technique: str = "", fam
 
 def attempt_dict(store: Store, attempt_id: int | float | None) -> dict[str, Any]:
     """Return one stored attempt with its question, run and full trace, as plain JSON values."""
-    if attempt_id is None or float(attempt_id) != int(attempt_id) or int(attempt_id) < 1:
-        raise InputError(f"An attempt id is a whole number from 1 up, got {attempt_id!r}.")
+    if attempt_id is None or float(attempt_id) != int(attempt_id) or not 1 <= int(attempt_id) <= MAX_ID:
+        raise InputError(f"An attempt id is a whole number from 1 to {MAX_ID}, got {attempt_id!r}.")
     record = store.get_attempt(int(attempt_id))
     if record is None:
         raise InputError(f"No attempt with id {int(attempt_id)}. Refresh the history to see the stored ones.")

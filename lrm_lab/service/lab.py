@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
+from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
 from lrm_lab.models.slot import ModelSlot
 from lrm_lab.store import Store
@@ -25,6 +27,16 @@ class Lab:
     @property
     def model(self) -> ModelBackend:
         return self.slot.get()
+
+    def load_model(self, model_id: str) -> ModelBackend:
+        """Load another model for every user of this process, unless LRM_LAB_LOCK_MODEL=1 forbids it.
+
+        A public demo sets the variable so that no visitor can swap the shared model or probe
+        the server's paths through the model box.
+        """
+        if os.environ.get("LRM_LAB_LOCK_MODEL") == "1":
+            raise InputError("This server keeps its model fixed (LRM_LAB_LOCK_MODEL=1), so it cannot load another.")
+        return self.slot.load(model_id)
 
     def cancel_flag(self, owner: str) -> threading.Event:
         """Return a fresh cancel flag for `owner` (a browser session), replacing any older one."""

@@ -70,8 +70,8 @@ def register_api(lab: Lab) -> None:
     def load_model(model_id: str = "embedded") -> dict:
         """Load a model (embedded, a hub id, a folder or a .gguf path); the old one stays on failure."""
         try:
-            lab.slot.load(model_id)
-        except ModelLoadError as error:
+            lab.load_model(model_id)
+        except (InputError, ModelLoadError) as error:
             raise gr.Error(str(error)) from None
         return model_info()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from lrm_lab.errors import ModelLoadError
+from lrm_lab.errors import InputError, ModelLoadError
 from lrm_lab.models.catalog import EMBEDDED, catalog_choices
 from lrm_lab.service.lab import Lab
 from lrm_lab.ui import render
@@ -37,7 +37,7 @@ def build_app(lab: Lab) -> gr.Blocks:
 
         with gr.Tabs():
             with gr.Tab("Compare"):
-                build_compare_tab(lab)
+                run_event = build_compare_tab(lab)
             with gr.Tab("History") as history:
                 refresh, refresh_inputs, table = build_history_tab(lab)
             with gr.Tab("About"):
@@ -46,8 +46,8 @@ def build_app(lab: Lab) -> gr.Blocks:
 
         def load_model(model_id: str) -> str:
             try:
-                backend = lab.slot.load(model_id)
-            except ModelLoadError as error:
+                backend = lab.load_model(model_id)
+            except (InputError, ModelLoadError) as error:
                 gr.Warning(str(error))
                 current = lab.slot.loaded.info if lab.slot.loaded else None
                 return render.model_markdown(current, error=str(error))
@@ -66,6 +66,8 @@ def build_app(lab: Lab) -> gr.Blocks:
                    api_visibility="private")
         history.select(refresh, refresh_inputs, table, api_visibility="private")
         poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
+        # Another page may have loaded a different model: show the one this run used.
+        run_event.then(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
     return demo
 
 

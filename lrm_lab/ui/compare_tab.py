@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 MODEL_EVENTS = "model"  # every event that generates with or swaps the model shares this concurrency id
 
 
-def build_compare_tab(lab: Lab) -> None:
-    """Lay out the Compare tab inside the current Blocks and wire its events."""
+def build_compare_tab(lab: Lab):
+    """Lay out the Compare tab inside the current Blocks, wire its events, and return the Run event."""
     default_family = next(iter(FAMILIES))
 
     with gr.Row():
@@ -38,7 +38,8 @@ def build_compare_tab(lab: Lab) -> None:
                 question_seed = gr.Number(3, precision=0, minimum=0, label="Question seed", key="question-seed",
                                           elem_id="question-seed")
             with gr.Group(visible=False) as typed_group:
-                text = gr.Textbox(label="Your question", lines=4, max_length=4000, key="typed-text",
+                text = gr.Textbox(label="Your question", info="Up to 4,000 characters.", lines=4, max_length=4000,
+                                  key="typed-text",
                                   placeholder="A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?")
                 reference = gr.Textbox(label="Reference answer (optional; without it verdicts are unverified)",
                                        key="typed-reference")
@@ -55,6 +56,7 @@ def build_compare_tab(lab: Lab) -> None:
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
 
     status = gr.Markdown("", elem_id="compare-status")
+    gr.Markdown(render.VERDICT_LEGEND, elem_classes=["legend"])
     question_view = gr.Markdown("", elem_id="question-view")
 
     columns = {}
@@ -64,7 +66,8 @@ def build_compare_tab(lab: Lab) -> None:
                 gr.Markdown(f"### {technique.title}\n{technique.summary}")
                 with gr.Accordion("About this technique", open=False):
                     gr.Markdown(technique.explanation)
-                trace = gr.Textbox(label="Reasoning trace", lines=12, max_lines=24, autoscroll=True,
+                trace_label = "Reasoning trace (the chosen sample)" if technique.name == "search" else "Reasoning trace"
+                trace = gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True,
                                    interactive=False, elem_id=f"trace-{technique.name}")
                 result = gr.HTML(elem_id=f"result-{technique.name}")
                 details = gr.HTML(elem_id=f"details-{technique.name}")
@@ -104,13 +107,14 @@ def build_compare_tab(lab: Lab) -> None:
             gr.Warning(str(error))
             yield {status: f"**Not run:** {error}"}
 
-    run.click(run_handler, {*question_inputs, techniques, sample_seed, *controls}, outputs,
+    run_event = run.click(run_handler, {*question_inputs, techniques, sample_seed, *controls}, outputs,
               concurrency_id=MODEL_EVENTS, concurrency_limit=1, api_visibility="undocumented",
               api_name="run_comparison_stream")
-    def stop_handler(request: gr.Request) -> str:
+    def stop_handler(request: gr.Request):
         return _stop(lab, request)
 
     stop.click(stop_handler, None, status, queue=False, api_visibility="private")
+    return run_event
 
 
 def render_settings(family: str) -> str:
@@ -132,10 +136,11 @@ def _whole(value, name: str) -> int:
     return int(value)
 
 
-def _stop(lab: Lab, request: gr.Request) -> str:
+def _stop(lab: Lab, request: gr.Request):
     if lab.cancel(request.session_hash or "anonymous"):
         return "**Stopping…** the running generation ends at its next token."
-    return "Nothing is running."
+    gr.Info("No comparison of this page is running. A queued one starts when the model is free.")
+    return gr.skip()
 
 
 def _cleared(columns) -> dict:

@@ -18,6 +18,9 @@ VERDICT_HELP = {
 }
 
 
+VERDICT_LEGEND = "**Verdicts:** " + " · ".join(f"`{verdict}` {meaning}" for verdict, meaning in VERDICT_HELP.items())
+
+
 def model_markdown(info: ModelInfo | None, error: str | None = None) -> str:
     """Describe the loaded model, device and dtype, with a failed load's error above it."""
     if info is None:
@@ -44,7 +47,7 @@ def question_markdown(question: Question) -> str:
         origin = "typed by you"
     reference = question.reference if question.reference is not None else "none (verdicts will be unverified)"
     quoted = "\n".join(f"> {line}" if line else ">" for line in question.text.splitlines())
-    return f"**Question** ({origin})\n\n{quoted}\n\n**Reference answer** (used only for the verdict): `{reference}`"
+    return f"**Question** ({origin})\n\n{quoted}\n\n**Reference answer** (used for the verdicts; no technique sees it except search's oracle verifier): `{reference}`"
 
 
 def verdict_badge(verdict: str) -> str:
@@ -61,7 +64,8 @@ def result_html(column: ColumnState) -> str:
     answer = html.escape(result.answer) if result.answer is not None else "<em>none extracted</em>"
     rows = [
         f"<b>Answer:</b> <code>{answer}</code> {verdict_badge(str(result.verdict))}",
-        f"<b>Tokens:</b> {result.completion_tokens} · <b>Seconds:</b> {result.seconds:.1f}",
+        f"<b>Tokens:</b> {result.completion_tokens}{' (all samples)' if 'candidates' in result.details else ''}"
+        f" · <b>Seconds:</b> {result.seconds:.1f}",
     ]
     if column.attempt_id is not None:
         rows.append(f"<b>Stored as attempt</b> #{column.attempt_id}")

@@ -55,10 +55,12 @@ def test_json_shape_matches_cli_contract(store):
         ({"techniques": ("search",), "options": {"search": {"temperature": -1}}}, "temperature"),
         ({"techniques": ("baseline",), "options": {"search": {"n": 2}}}, "not ticked"),
         ({"techniques": ("baseline",), "seed": -3}, "seed"),
+        ({"question": Question("What is 2 + 2?", None, "typed"), "techniques": ("search",),
+          "options": {"search": {"strategy": "best_of_n_oracle"}}}, "reference answer"),
     ],
 )
 def test_bad_request_stores_nothing(store, request_kwargs, words):
-    request = CompareRequest(QUESTION, **request_kwargs)
+    request = CompareRequest(**({"question": QUESTION} | request_kwargs))
     with pytest.raises(InputError, match=words):
         list(run_comparison(request, FakeBackend([]), store))
     assert store.list_runs() == []
@@ -118,3 +120,16 @@ def test_build_question_from_family_is_repeatable():
 def test_build_question_rejects_bad_input(args, words):
     with pytest.raises(InputError, match=words):
         build_question(*args)
+
+
+def test_locked_model_cannot_be_switched(store, tiny, monkeypatch):
+    from lrm_lab.models.slot import ModelSlot
+    from lrm_lab.service.lab import Lab
+
+    slot = ModelSlot()
+    slot.set(tiny)
+    lab = Lab(store=store, slot=slot)
+    monkeypatch.setenv("LRM_LAB_LOCK_MODEL", "1")
+    with pytest.raises(InputError, match="LRM_LAB_LOCK_MODEL"):
+        lab.load_model("/etc")
+    assert lab.model is tiny
