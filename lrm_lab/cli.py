@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from lrm_lab.errors import InputError, ModelLoadError
+from lrm_lab.tasks.families import FAMILIES
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
 
@@ -36,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = commands.add_parser("compare", help="run techniques side by side on one question and store them")
     source = compare.add_mutually_exclusive_group(required=True)
-    source.add_argument("--family", help="reasoning-gym family, e.g. basic_arithmetic")
+    source.add_argument("--family", help=f"reasoning-gym family: {', '.join(FAMILIES)}")
     source.add_argument("--question", help="a question of your own")
     compare.add_argument("--answer", help="reference answer of --question (omit for an unverified run)")
     compare.add_argument("--settings", default="", help='family size settings as JSON, e.g. \'{"max_digits": 3}\'')
@@ -53,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         kwargs: dict[str, Any] = {"type": type(field.default), "help": f"{meta['help']} (default {field.default})"}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
-        compare.add_argument(f"--{name.replace('_', '-')}", dest=f"option_{name}", **kwargs)
+            kwargs["help"] = f"{meta['help']} One of {', '.join(meta['choices'])} (default {field.default})"
+        compare.add_argument(f"--{name.replace('_', '-')}", dest=f"option_{name}", metavar=name.upper(), **kwargs)
 
     history = commands.add_parser("history", help="list stored attempts, newest first")
     history.add_argument("--limit", type=int, default=20, help="number of attempts to list")

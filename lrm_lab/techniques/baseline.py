@@ -16,7 +16,7 @@ from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
 
 @dataclass(frozen=True)
 class BaselineOptions:
-    max_new_tokens: int = option(256, "Most tokens the model may generate for its answer.", minimum=1, maximum=4096)
+    max_new_tokens: int = option(256, "Maximum number of tokens the model may generate for its answer.", minimum=1, maximum=4096)
 
 
 def run_baseline(question: Question, options: BaselineOptions, ctx: RunContext) -> TechniqueResult:

@@ -41,7 +41,7 @@ class SearchOptions:
     )
     n: int = option(4, "Number of samples, generated in one batch.", minimum=1, maximum=64)
     temperature: float = option(0.7, "Sampling temperature; higher gives more varied samples.", minimum=0.05, maximum=2.0)
-    max_new_tokens: int = option(256, "Most tokens each sample may generate.", minimum=1, maximum=4096)
+    max_new_tokens: int = option(256, "Maximum number of tokens each sample may generate.", minimum=1, maximum=4096)
 
 
 @dataclass
