@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import gradio as gr
 
@@ -26,12 +27,14 @@ def register_api(lab: Lab) -> None:
         techniques: str = "baseline,search",
         options: str = "{}",
         seed: int = 0,
-    ) -> dict:
-        """Run techniques on one question and return {"question", "run_id", "results"}.
+    ) -> Iterator[dict]:
+        """Run techniques on one question; the last output is {"question", "run_id", "results"}.
 
         Give `question` (and optionally `reference`) for a typed question, else `family` with
         JSON `settings` and `question_seed`. `techniques` is comma-separated; `options` is JSON
-        such as {"search": {"n": 8, "strategy": "self_consistency"}}.
+        such as {"search": {"n": 8, "strategy": "self_consistency"}}. Earlier outputs report
+        progress as {"run_id", "progress", "message"}; a client that cancels or disconnects
+        stops the run.
         """
         try:
             if question.strip():
@@ -42,8 +45,9 @@ def register_api(lab: Lab) -> None:
             request = CompareRequest(built, names, _parse_options(options), seed)
             final = None
             for final in run_comparison(request, lab.model, lab.store):
-                pass
-            return comparison_json(final)
+                if not final.done:
+                    yield {"run_id": final.run_id, "progress": round(final.fraction, 3), "message": final.message}
+            yield comparison_json(final)
         except (InputError, ModelLoadError) as error:
             raise gr.Error(str(error)) from None
 

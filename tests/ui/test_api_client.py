@@ -62,3 +62,19 @@ def test_failed_load_keeps_model(client):
     with pytest.raises(Exception, match="GGUF file not found"):
         client.predict(model_id="/nonexistent/model.gguf", api_name="/load_model")
     assert client.predict(api_name="/model_info")["model_id"] == "embedded"
+
+
+def test_cancelled_job_stops_run(client, launched_app):
+    import time
+
+    _, lab = launched_app
+    job = client.submit(techniques="baseline", options='{"baseline": {"max_new_tokens": 3000}}', api_name="/compare")
+    deadline = time.monotonic() + 120
+    while not job.outputs() and time.monotonic() < deadline:  # wait for the first progress report
+        time.sleep(0.2)
+    run_id = job.outputs()[-1]["run_id"]
+    job.cancel()
+
+    while lab.store.get_run(run_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert lab.store.get_run(run_id).status == "cancelled"
