@@ -106,6 +106,9 @@ def build_compare_tab(lab: Lab):
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
             yield {status: f"**Not run:** {error}"}
+        except Exception as error:  # an unexpected failure: keep the page usable and say what broke
+            log.exception("comparison failed for session %s", owner)
+            yield {status: f"**Failed:** {type(error).__name__}: {error}. The server log has the details."}
 
     run_event = run.click(run_handler, {*question_inputs, techniques, sample_seed, *controls}, outputs,
               concurrency_id=MODEL_EVENTS, concurrency_limit=1, api_visibility="undocumented",

@@ -47,6 +47,6 @@ def technique_option_controls() -> list[tuple[str, str, gr.components.Component]
 def collect_options(controls: list[tuple[str, str, gr.components.Component]], values: list) -> dict[str, dict]:
     """Regroup the flat list of control values into {technique: {option: value}}."""
     options: dict[str, dict] = {}
-    for (technique, name, _), value in zip(controls, values):
+    for (technique, name, _), value in zip(controls, values, strict=True):
         options.setdefault(technique, {})[name] = value
     return options
