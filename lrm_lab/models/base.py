@@ -53,7 +53,7 @@ class Completion:
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What is loaded, for the UI header and for every stored attempt."""
+    """Identity of the loaded model, shown in the UI header and stored with every run."""
 
     model_id: str  # what the user picked: "embedded", a hub id, a folder or a .gguf path
     display_name: str

@@ -29,7 +29,7 @@ CATALOG: tuple[CatalogEntry, ...] = (
 
 
 def catalog_choices() -> list[tuple[str, str]]:
-    """Return (label, model id) pairs for a dropdown; hub models say they download and want a GPU."""
+    """Return (label, model id) pairs for a dropdown; hub model labels note the download and the GPU."""
     choices = []
     for entry in CATALOG:
         if entry.needs_gpu:

@@ -32,7 +32,11 @@ class TransformersBackend(ModelBackend):
 
     def _stop_token_ids(self) -> set[int]:
         ids = self.model.generation_config.eos_token_id
-        stop_ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+        if ids is None:
+            ids = []
+        elif not isinstance(ids, list):
+            ids = [ids]
+        stop_ids = set(ids)
         if self.tokenizer.eos_token_id is not None:
             stop_ids.add(self.tokenizer.eos_token_id)
         return stop_ids
@@ -109,6 +113,8 @@ class TransformersBackend(ModelBackend):
         with self.lock, torch.inference_mode():
             # One forward pass per completion keeps memory flat; scoring is cheap next to generation.
             for text in completions:
+                # NOTE: re-tokenising the decoded text can split it differently from the sampled
+                # ids, so a score may differ slightly from the sampling-time log-probability.
                 completion_ids = self.tokenizer(text, add_special_tokens=False).input_ids
                 if not completion_ids:
                     results.append([])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import gradio as gr
@@ -106,7 +107,7 @@ def build_compare_tab(lab: Lab):
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
             yield {status: f"**Not run:** {error}"}
-        except Exception as error:  # an unexpected failure: keep the page usable and say what broke
+        except Exception as error:  # an unexpected failure: keep the page usable and show what broke
             log.exception("comparison failed for session %s", owner)
             yield {status: f"**Failed:** {type(error).__name__}: {error}. The server log has the details."}
 
@@ -121,8 +122,7 @@ def build_compare_tab(lab: Lab):
 
 
 def render_settings(family: str) -> str:
-    import json
-
+    """Return the family's default size settings as indented JSON for the settings box."""
     return json.dumps(FAMILIES[family].defaults, indent=2) if family in FAMILIES else "{}"
 
 
