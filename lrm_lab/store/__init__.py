@@ -5,8 +5,8 @@ record from records.py.
 """
 
 from lrm_lab.store.database import DATABASE_URL_VARIABLE, DatabaseVersionError, database_url
-from lrm_lab.store.records import AttemptRecord, AttemptSummary, QuestionRecord, RunRecord
-from lrm_lab.store.store import Store, question_content_hash, to_plain_json
+from lrm_lab.store.records import AttemptRecord, AttemptSummary, CostRecord, QuestionRecord, RunRecord
+from lrm_lab.store.store import ItemAlreadyStoredError, Store, question_content_hash, to_plain_json
 from lrm_lab.store.tables import RUN_KINDS, RUN_STATUSES
 
 __all__ = [
@@ -15,6 +15,8 @@ __all__ = [
     "RUN_STATUSES",
     "AttemptRecord",
     "AttemptSummary",
+    "CostRecord",
+    "ItemAlreadyStoredError",
     "DatabaseVersionError",
     "QuestionRecord",
     "RunRecord",

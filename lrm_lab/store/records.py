@@ -53,6 +53,7 @@ class AttemptSummary:
     run_id: int
     model_id: str
     technique: str
+    recipe: str | None
     family: str | None
     question_text: str  # the first 120 characters of the question
     answer: str | None
@@ -82,5 +83,16 @@ class AttemptRecord:
     seconds: float
     details: dict[str, Any]
     error: str | None
+    recipe: str | None  # recipe label, such as "search(n=8)"
+    item: str | None  # benchmark work item "q<question>/r<recipe>/k<repeat>"; None in a comparison
     question: QuestionRecord
     run: RunRecord
+
+
+@dataclass(frozen=True)
+class CostRecord:
+    """Mean cost of the stored attempts of one recipe on one model and device."""
+
+    attempts: int
+    mean_seconds: float | None
+    mean_tokens: float | None

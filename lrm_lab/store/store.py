@@ -11,12 +11,12 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, get_args
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, sessionmaker
 
 from lrm_lab.store.database import create_database_engine, database_url, upgrade_to_head
-from lrm_lab.store.records import AttemptRecord, AttemptSummary, QuestionRecord, RunRecord
+from lrm_lab.store.records import AttemptRecord, AttemptSummary, CostRecord, QuestionRecord, RunRecord
 from lrm_lab.store.tables import (
     QUESTION_SOURCES,
     RUN_KINDS,
@@ -34,6 +34,10 @@ FINISHED_RUN_STATUSES = tuple(status for status in RUN_STATUSES if status != "ru
 ANSWER_KINDS: tuple[str, ...] = get_args(AnswerKind)
 VERDICTS = tuple(verdict.value for verdict in Verdict)
 SUMMARY_TEXT_LENGTH = 120  # characters of the question text in an AttemptSummary
+
+
+class ItemAlreadyStoredError(ValueError):
+    """An attempt for this benchmark item is already stored in the run."""
 
 
 def to_plain_json(value: Any) -> Any:
@@ -172,16 +176,48 @@ class Store:
             row.finished_at = datetime.now(timezone.utc)
             session.commit()
 
+    def reopen_run(self, run_id: int) -> None:
+        """Set a stopped run back to "running", so that a resumed benchmark can add to it."""
+        with self._sessions() as session:
+            row = session.get(RunRow, run_id)
+            if row is None:
+                raise ValueError(f"run {run_id} not found")
+            row.status = "running"
+            row.finished_at = None
+            session.commit()
+
     def get_run(self, run_id: int) -> RunRecord | None:
         """Return the run with id ``run_id``, or None if there is none."""
         with self._sessions() as session:
             row = session.get(RunRow, run_id)
             return None if row is None else _run_record(row)
 
-    def list_runs(self, limit: int = 50) -> list[RunRecord]:
-        """Return up to ``limit`` runs, newest first."""
+    def list_runs(
+        self,
+        limit: int = 50,
+        *,
+        kind: str | None = None,
+        model_id: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[RunRecord]:
+        """Return up to ``limit`` runs, newest first, keeping only those that match every filter given.
+
+        ``since`` is inclusive and ``until`` exclusive; both compare with the run's created_at.
+        """
         _check_limit(limit)
         statement = select(RunRow).order_by(RunRow.created_at.desc(), RunRow.id.desc()).limit(limit)
+        if kind is not None:
+            statement = statement.where(RunRow.kind == kind)
+        if model_id is not None:
+            statement = statement.where(RunRow.model_id == model_id)
+        if status is not None:
+            statement = statement.where(RunRow.status == status)
+        if since is not None:
+            statement = statement.where(RunRow.created_at >= since)
+        if until is not None:
+            statement = statement.where(RunRow.created_at < until)
         with self._sessions() as session:
             return [_run_record(row) for row in session.scalars(statement)]
 
@@ -222,6 +258,12 @@ class Store:
                 return existing_id
             return row.id
 
+    def get_question(self, question_id: int) -> QuestionRecord | None:
+        """Return the question with id ``question_id``, or None if there is none."""
+        with self._sessions() as session:
+            row = session.get(QuestionRow, question_id)
+            return None if row is None else _question_record(row)
+
     # Attempts
 
     def add_attempt(
@@ -242,12 +284,15 @@ class Store:
         seconds: float,
         details: dict[str, Any],
         error: str | None = None,
+        recipe: str | None = None,
+        item: str | None = None,
     ) -> int:
         """Insert one finished attempt, commit it and return its id.
 
         Raises ValueError, and stores nothing, when the verdict is not a Verdict value,
         completion_tokens or seconds is negative, score is NaN or infinite, or the run or
-        question does not exist.
+        question does not exist. Raises ItemAlreadyStoredError when the run already has an
+        attempt for ``item``.
 
         NOTE: SQLite stores NUL characters in text unchanged, but PostgreSQL rejects them,
         so there a trace or answer containing "\\x00" fails to store. Only SQLite is tested.
@@ -277,6 +322,8 @@ class Store:
             seconds=float(seconds),
             details=to_plain_json(details),
             error=error,
+            recipe=recipe,
+            item=item,
         )
         with self._sessions() as session:
             if session.get(RunRow, run_id) is None:
@@ -284,8 +331,19 @@ class Store:
             if session.get(QuestionRow, question_id) is None:
                 raise ValueError(f"question {question_id} not found: add the question before its attempts")
             session.add(row)
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError as error:
+                session.rollback()
+                if item is not None and self._item_exists(session, run_id, item):
+                    raise ItemAlreadyStoredError(f"run {run_id} already has an attempt for item {item}") from error
+                raise
             return row.id
+
+    @staticmethod
+    def _item_exists(session: Any, run_id: int, item: str) -> bool:
+        statement = select(AttemptRow.id).where(AttemptRow.run_id == run_id, AttemptRow.item == item)
+        return session.scalar(statement) is not None
 
     def list_attempts(
         self,
@@ -294,8 +352,15 @@ class Store:
         technique: str | None = None,
         model_id: str | None = None,
         family: str | None = None,
+        recipe: str | None = None,
+        run_id: int | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[AttemptSummary]:
-        """Return up to ``limit`` attempts, newest first, keeping only those that match every filter given."""
+        """Return up to ``limit`` attempts, newest first, keeping only those that match every filter given.
+
+        ``since`` is inclusive and ``until`` exclusive; both compare with the attempt's created_at.
+        """
         _check_limit(limit)
         statement = (
             select(
@@ -304,6 +369,7 @@ class Store:
                 AttemptRow.run_id,
                 AttemptRow.model_id,
                 AttemptRow.technique,
+                AttemptRow.recipe,
                 QuestionRow.family,
                 QuestionRow.text,
                 AttemptRow.answer,
@@ -321,6 +387,14 @@ class Store:
             statement = statement.where(AttemptRow.model_id == model_id)
         if family is not None:
             statement = statement.where(QuestionRow.family == family)
+        if recipe is not None:
+            statement = statement.where(AttemptRow.recipe == recipe)
+        if run_id is not None:
+            statement = statement.where(AttemptRow.run_id == run_id)
+        if since is not None:
+            statement = statement.where(AttemptRow.created_at >= since)
+        if until is not None:
+            statement = statement.where(AttemptRow.created_at < until)
 
         with self._sessions() as session:
             rows = session.execute(statement).all()
@@ -333,6 +407,7 @@ class Store:
                 run_id=row.run_id,
                 model_id=row.model_id,
                 technique=row.technique,
+                recipe=row.recipe,
                 family=row.family,
                 question_text=row.text[:SUMMARY_TEXT_LENGTH],
                 answer=row.answer,
@@ -351,29 +426,77 @@ class Store:
                 attempt_id,
                 options=[joinedload(AttemptRow.question), joinedload(AttemptRow.run)],
             )
-            if row is None:
-                return None
-            return AttemptRecord(
-                id=row.id,
-                created_at=row.created_at,
-                run_id=row.run_id,
-                question_id=row.question_id,
-                technique=row.technique,
-                options=row.options,
-                seed=row.seed,
-                model_id=row.model_id,
-                trace=row.trace,
-                answer=row.answer,
-                verdict=row.verdict,
-                score=row.score,
-                extractor_version=row.extractor_version,
-                completion_tokens=row.completion_tokens,
-                seconds=row.seconds,
-                details=row.details,
-                error=row.error,
-                question=_question_record(row.question),
-                run=_run_record(row.run),
+            return None if row is None else _attempt_record(row)
+
+    def run_attempts(self, run_id: int) -> list[AttemptRecord]:
+        """Return every attempt of run ``run_id`` in the order they were stored, with questions and run."""
+        statement = (
+            select(AttemptRow)
+            .where(AttemptRow.run_id == run_id)
+            .options(joinedload(AttemptRow.question), joinedload(AttemptRow.run))
+            .order_by(AttemptRow.id)
+        )
+        with self._sessions() as session:
+            return [_attempt_record(row) for row in session.scalars(statement)]
+
+    def recipe_cost(self, *, model_id: str, device: str, recipe: str, limit: int = 200) -> CostRecord:
+        """Return the mean seconds and completion tokens of the newest ``limit`` counted attempts of a recipe.
+
+        Only attempts on ``model_id`` in runs on ``device`` count, and cancelled or failed ones
+        do not, so the means estimate what the next attempt of this recipe costs here.
+        """
+        _check_limit(limit)
+        newest = (
+            select(AttemptRow.seconds, AttemptRow.completion_tokens)
+            .join(AttemptRow.run)
+            .where(
+                AttemptRow.model_id == model_id,
+                AttemptRow.recipe == recipe,
+                RunRow.device == device,
+                AttemptRow.verdict.not_in(("cancelled", "error")),
             )
+            .order_by(AttemptRow.id.desc())
+            .limit(limit)
+            .subquery()
+        )
+        statement = select(func.count(), func.avg(newest.c.seconds), func.avg(newest.c.completion_tokens))
+        with self._sessions() as session:
+            count, seconds, tokens = session.execute(statement).one()
+        return CostRecord(attempts=count, mean_seconds=seconds, mean_tokens=tokens)
+
+    def distinct_values(self) -> dict[str, list[str]]:
+        """Return the stored model ids, recipes and families, sorted, for filter menus."""
+        with self._sessions() as session:
+            models = session.scalars(select(AttemptRow.model_id).distinct()).all()
+            recipes = session.scalars(select(AttemptRow.recipe).where(AttemptRow.recipe.is_not(None)).distinct()).all()
+            families = session.scalars(select(QuestionRow.family).where(QuestionRow.family.is_not(None)).distinct()).all()
+        return {"models": sorted(models), "recipes": sorted(recipes), "families": sorted(families)}
+
+
+def _attempt_record(row: AttemptRow) -> AttemptRecord:
+    return AttemptRecord(
+        id=row.id,
+        created_at=row.created_at,
+        run_id=row.run_id,
+        question_id=row.question_id,
+        technique=row.technique,
+        options=row.options,
+        seed=row.seed,
+        model_id=row.model_id,
+        trace=row.trace,
+        answer=row.answer,
+        verdict=row.verdict,
+        score=row.score,
+        extractor_version=row.extractor_version,
+        completion_tokens=row.completion_tokens,
+        seconds=row.seconds,
+        details=row.details,
+        error=row.error,
+        recipe=row.recipe,
+        item=row.item,
+        question=_question_record(row.question),
+        run=_run_record(row.run),
+    )
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -132,6 +133,8 @@ class AttemptRow(Base):
     __table_args__ = (
         CheckConstraint("completion_tokens >= 0", name="completion_tokens_non_negative"),
         CheckConstraint("seconds >= 0", name="seconds_non_negative"),
+        # A benchmark stores each of its items once; comparisons leave item NULL.
+        UniqueConstraint("run_id", "item", name="uq_attempts_run_id_item"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -151,6 +154,10 @@ class AttemptRow(Base):
     seconds: Mapped[float] = mapped_column(Float)
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # The recipe label, such as "search(n=8)"; None for attempts stored before recipes existed.
+    recipe: Mapped[str | None] = mapped_column(String(255), index=True)
+    # A benchmark's work item "q<question>/r<recipe>/k<repeat>" (indexes into the run's settings).
+    item: Mapped[str | None] = mapped_column(String(64))
 
     run: Mapped[RunRow] = relationship(back_populates="attempts")
     question: Mapped[QuestionRow] = relationship(back_populates="attempts")

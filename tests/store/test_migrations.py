@@ -44,8 +44,8 @@ def table_names(path: Path) -> set[str]:
 def test_migrations_have_single_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
 
-    assert scripts.get_heads() == ["0001"]
-    assert head_revision() == "0001"
+    assert scripts.get_heads() == ["0002"]
+    assert head_revision() == "0002"
 
 
 def test_fresh_database_ends_at_head(tmp_path: Path) -> None:

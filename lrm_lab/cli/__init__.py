@@ -1,0 +1,47 @@
+"""Headless commands over the same service functions as the web UI.
+
+    python -m lrm_lab compare --family basic_arithmetic --seed 3 --technique baseline --technique search --json
+    python -m lrm_lab compare --question "What is 17 * 3?" --answer 51 --technique search --n 8
+    python -m lrm_lab history --limit 20
+    python -m lrm_lab show 42
+
+Each command lives in its own module with an ``add_parser`` (or ``add_parsers``) and a ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from lrm_lab.cli import compare, history
+from lrm_lab.errors import InputError, ModelLoadError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lrm_lab", description="LRM Lab from the command line.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress and model loading to stderr")
+    commands = parser.add_subparsers(dest="command", required=True)
+    compare.add_parser(commands)
+    history.add_parsers(commands)
+    return parser
+
+
+COMMANDS = {
+    "compare": compare.run,
+    "history": history.run_history,
+    "show": history.run_show,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, stream=sys.stderr)
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ModelLoadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
