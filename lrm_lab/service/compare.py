@@ -7,9 +7,9 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
@@ -20,10 +20,12 @@ from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques import Progress, RunContext, Technique, TechniqueResult, get_technique
 from lrm_lab.techniques.options import parse_options
+from lrm_lab.techniques.recipe import recipe_label
 
 log = logging.getLogger(__name__)
 
 MAX_SEED = 2**32 - 1
+UpdateT = TypeVar("UpdateT")
 
 
 @dataclass
@@ -113,7 +115,8 @@ def run_comparison(
             options=dataclasses.asdict(options),
             seed=request.seed,
             model_id=model.info.model_id,
-            **_attempt_fields(column.result),
+            recipe=recipe_label(technique.name, options),
+            **attempt_fields(column.result),
         )
 
     current = None
@@ -126,7 +129,7 @@ def run_comparison(
             current = (technique, options)
             column.status = "running"
             yield update(f"Running {technique.title}")
-            yield from _run_one(technique, options, request, model, cancel, column, update)
+            yield from run_in_worker(technique, options, request.question, request.seed, model, cancel, column, update)
             store_attempt(technique, options)
             current = None
             yield update(f"{technique.title}: {column.result.verdict}")
@@ -166,19 +169,32 @@ def _start_run(store: Store, request: CompareRequest, plan: list[tuple[Technique
     )
 
 
-def _run_one(technique, options, request, model, cancel, column: ColumnState, update) -> Iterator[CompareUpdate]:
-    """Run one technique in a worker thread and relay its progress reports as updates."""
+def run_in_worker(
+    technique: Technique,
+    options: Any,
+    question: Question,
+    seed: int | None,
+    model: ModelBackend,
+    cancel: threading.Event,
+    column: ColumnState,
+    update: Callable[[str], UpdateT],
+) -> Iterator[UpdateT]:
+    """Run one technique in a worker thread and relay its progress reports as ``update(message)`` values.
+
+    When the worker ends, ``column.result`` holds its result; an exception becomes a result
+    with verdict "error".
+    """
     reports: queue.Queue[Progress] = queue.Queue()
     outcome: dict[str, Any] = {}
-    context = RunContext(model=model, seed=request.seed, cancel=cancel, report=reports.put)
+    context = RunContext(model=model, seed=seed, cancel=cancel, report=reports.put)
 
     def work() -> None:
         start = time.perf_counter()
         try:
-            outcome["result"] = technique.run(request.question, options, context)
+            outcome["result"] = technique.run(question, options, context)
         except Exception as error:  # shown in the column and stored with verdict "error"
-            log.exception("technique %s failed on %r", technique.name, request.question.text[:80])
-            outcome["result"] = _error_result(technique.name, error, time.perf_counter() - start)
+            log.exception("technique %s failed on %r", technique.name, question.text[:80])
+            outcome["result"] = error_result(technique.name, error, time.perf_counter() - start)
 
     worker = threading.Thread(target=work, name=f"lrm-lab-{technique.name}", daemon=True)
     worker.start()
@@ -204,7 +220,7 @@ def _run_one(technique, options, request, model, cancel, column: ColumnState, up
             column.status = {Verdict.ERROR: "failed", Verdict.CANCELLED: "cancelled"}.get(verdict, "done")
 
 
-def _error_result(technique: str, error: Exception, seconds: float) -> TechniqueResult:
+def error_result(technique: str, error: Exception, seconds: float) -> TechniqueResult:
     return TechniqueResult(
         technique=technique,
         trace="",
@@ -218,7 +234,7 @@ def _error_result(technique: str, error: Exception, seconds: float) -> Technique
     )
 
 
-def _attempt_fields(result: TechniqueResult) -> dict[str, Any]:
+def attempt_fields(result: TechniqueResult) -> dict[str, Any]:
     return {
         "trace": result.trace,
         "answer": result.answer,
