@@ -1,0 +1,317 @@
+"""Plotly figures of benchmark results: accuracy, compute, scaling with N, and the per-question grid."""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+import plotly.graph_objects as go
+
+from lrm_lab.techniques.search import STRATEGY_LABELS, SearchOptions
+
+logger = logging.getLogger(__name__)
+
+ROW_HEIGHT_PX = 22  # height of one question row in the grid
+MIN_GRID_HEIGHT_PX = 300
+GRID_MARGIN_PX = 160  # title, column labels and colour bar around the grid rows
+MAX_TICK_CHARS = 40  # longer question and recipe labels are cut on the axes
+
+# Cell text of a grid cell with one attempt.
+VERDICT_MARKS = {
+    "correct": "✓ correct",
+    "wrong": "✗ wrong",
+    "unparsed": "? unparsed",
+    "error": "! error",
+    "unverified": "– unverified",
+    "cancelled": "⊘ cancelled",
+}
+
+_ACCURACY_AXIS = {"title": "Accuracy", "range": [0, 1], "tickformat": ".0%"}
+_BASELINE_LABEL_POSITIONS = ("top left", "bottom left", "top right", "bottom right")
+_RECIPE_HOVER = (
+    "<b>%{customdata[0]}</b><br>accuracy %{y:.1%} (%{customdata[1]}/%{customdata[2]} correct)<br>"
+    "95% interval %{customdata[3]:.1%} to %{customdata[4]:.1%}<br>"
+    "unparsed %{customdata[5]}, errors %{customdata[6]}<br>"
+    "mean %{customdata[7]} tokens, %{customdata[8]} s per question"
+)
+
+
+def accuracy_figure(summary: dict[str, Any]) -> go.Figure:
+    """Draw accuracy per recipe as bars with 95% Wilson interval error bars."""
+    title = _title("Accuracy per recipe", summary)
+    recipes = _counted(summary)
+    if not recipes:
+        return _message_figure(title, "Nothing to plot yet: no recipe has a counted attempt.")
+
+    bars = go.Bar(
+        x=[recipe["recipe"] for recipe in recipes],
+        y=[recipe["accuracy"] for recipe in recipes],
+        error_y=_interval_bars(recipes),
+        customdata=_recipe_hover_data(recipes),
+        hovertemplate=_RECIPE_HOVER + "<extra></extra>",
+    )
+    figure = go.Figure(bars)
+    figure.update_layout(title=title, xaxis_title="Recipe", yaxis=_ACCURACY_AXIS)
+    _note_skipped(figure, summary, recipes)
+    return figure
+
+
+def compute_figure(summary: dict[str, Any]) -> go.Figure:
+    """Plot accuracy against mean completion tokens per question, one labelled marker per recipe."""
+    title = _title("Accuracy against compute", summary)
+    recipes = [recipe for recipe in _counted(summary) if recipe.get("mean_tokens") is not None]
+    if not recipes:
+        return _message_figure(title, "Nothing to plot yet: no recipe has a counted attempt.")
+
+    markers = go.Scatter(
+        x=[recipe["mean_tokens"] for recipe in recipes],
+        y=[recipe["accuracy"] for recipe in recipes],
+        mode="markers+text",
+        text=[recipe["recipe"] for recipe in recipes],
+        textposition="top center",
+        error_y=_interval_bars(recipes),
+        customdata=_recipe_hover_data(recipes),
+        hovertemplate=_RECIPE_HOVER + "<extra></extra>",
+        cliponaxis=False,
+    )
+    figure = go.Figure(markers)
+    figure.update_layout(
+        title=title,
+        xaxis={"title": "Mean completion tokens per question", "rangemode": "tozero"},
+        yaxis=_ACCURACY_AXIS,
+        showlegend=False,
+    )
+    _note_skipped(figure, summary, recipes)
+    return figure
+
+
+def scaling_figure(summary: dict[str, Any]) -> go.Figure:
+    """Plot search accuracy against N, one line per (strategy, temperature), beside the baseline."""
+    title = _title("Accuracy against the number of samples N", summary)
+    counted = _counted(summary)
+    searches = [recipe for recipe in counted if recipe.get("techniques") == ["search"]]
+    if not searches:
+        planned = any(recipe.get("techniques") == ["search"] for recipe in summary.get("recipes", []))
+        if planned:
+            return _message_figure(title, "Nothing to plot yet: no search recipe has a counted attempt.")
+        return _message_figure(title, "Add search recipes with different n to see a scaling curve.")
+
+    figure = go.Figure()
+    for (strategy, temperature), members in _search_groups(searches).items():
+        members.sort(key=lambda recipe: _search_option(recipe, "n"))
+        figure.add_trace(
+            go.Scatter(
+                x=[_search_option(recipe, "n") for recipe in members],
+                y=[recipe["accuracy"] for recipe in members],
+                mode="lines+markers",
+                name=f"{STRATEGY_LABELS.get(strategy, strategy)}, temperature {temperature}",
+                error_y=_interval_bars(members),
+                customdata=_recipe_hover_data(members),
+                hovertemplate=_RECIPE_HOVER,
+            )
+        )
+
+    baselines = [recipe for recipe in counted if recipe.get("techniques") == ["baseline"]]
+    for index, baseline in enumerate(baselines):
+        figure.add_hline(
+            y=baseline["accuracy"],
+            line_dash="dash",
+            line_color="grey",
+            annotation_text=f"{baseline['recipe']}: {baseline['accuracy']:.1%} ({baseline['correct']}/{baseline['n']})",
+            annotation_position=_BASELINE_LABEL_POSITIONS[index % len(_BASELINE_LABEL_POSITIONS)],
+        )
+    if not baselines:
+        _add_note(figure, "No baseline recipe in this run. Add one to compare search against it.")
+
+    sizes = sorted({_search_option(recipe, "n") for recipe in searches})
+    figure.update_layout(
+        title=title,
+        # N usually doubles from one recipe to the next, so a log axis spaces the points evenly.
+        xaxis={
+            "title": "Samples per question (N)",
+            "type": "log",
+            "tickvals": sizes,
+            "ticktext": [str(n) for n in sizes],
+        },
+        yaxis=_ACCURACY_AXIS,
+        # Strategy names are long, so the legend sits above the plot rather than beside it.
+        legend={"title": "Search strategy", "orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
+    )
+    _note_skipped(figure, summary, counted)
+    return figure
+
+
+def grid_figure(grid: dict[str, Any]) -> go.Figure:
+    """Draw a heatmap of fraction correct, one row per question and one column per recipe."""
+    questions, recipes, cells = grid["questions"], grid["recipes"], grid["cells"]
+    title = "Verdicts per question and recipe"
+    if not questions or not recipes:
+        return _message_figure(title, "Nothing to plot yet: the grid has no questions or no recipes.")
+
+    fractions = [[_fraction(cell) for cell in row] for row in cells]
+    texts = [[_cell_text(cell) for cell in row] for row in cells]
+    hovers = [
+        [_cell_hover(question, recipe, cell) for recipe, cell in zip(recipes, row)]
+        for question, row in zip(questions, cells)
+    ]
+
+    # Rows and columns are placed by index, so that two questions with the same label stay apart.
+    heatmap = go.Heatmap(
+        z=fractions,
+        x=list(range(len(recipes))),
+        y=list(range(len(questions))),
+        zmin=0,
+        zmax=1,
+        colorscale=[[0, "#d73027"], [0.5, "#fee08b"], [1, "#1a9850"]],
+        colorbar={"title": "Fraction correct", "tickformat": ".0%"},
+        text=texts,
+        texttemplate="%{text}",
+        customdata=hovers,
+        hovertemplate="%{customdata}<extra></extra>",
+        xgap=1,
+        ygap=1,
+    )
+    figure = go.Figure(heatmap)
+    figure.update_layout(
+        title={"text": title, "yref": "container", "y": 1, "yanchor": "top", "pad": {"t": 12}},
+        height=max(MIN_GRID_HEIGHT_PX, ROW_HEIGHT_PX * len(questions) + GRID_MARGIN_PX),
+        # Cells with no attempt have no colour, so the grey background shows through them.
+        plot_bgcolor="#d9d9d9",
+        margin={"t": 140},  # room for the recipe labels above the grid
+        xaxis=_label_axis("Recipe", recipes, side="top"),
+        yaxis={**_label_axis("Question", questions), "autorange": "reversed"},
+    )
+    return figure
+
+
+# ---- Summary helpers -------------------------------------------------------------------
+
+
+def _title(text: str, summary: dict[str, Any]) -> str:
+    run_id = summary.get("run_id")
+    return text if run_id is None else f"{text} (run {run_id})"
+
+
+def _counted(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Return the recipes with at least one counted attempt, which are the ones with an accuracy."""
+    return [
+        recipe
+        for recipe in summary.get("recipes", [])
+        if recipe.get("n") and all(recipe.get(key) is not None for key in ("accuracy", "ci_low", "ci_high"))
+    ]
+
+
+def _interval_bars(recipes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return asymmetric error bars that span each recipe's 95% Wilson interval."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [recipe["ci_high"] - recipe["accuracy"] for recipe in recipes],
+        "arrayminus": [recipe["accuracy"] - recipe["ci_low"] for recipe in recipes],
+    }
+
+
+def _recipe_hover_data(recipes: list[dict[str, Any]]) -> list[list[Any]]:
+    """Return one row per recipe in the order that _RECIPE_HOVER reads them."""
+    return [
+        [
+            recipe["recipe"],
+            recipe["correct"],
+            recipe["n"],
+            recipe["ci_low"],
+            recipe["ci_high"],
+            recipe.get("unparsed", 0),
+            recipe.get("errors", 0),
+            _rounded(recipe.get("mean_tokens"), 1),
+            _rounded(recipe.get("mean_seconds"), 2),
+        ]
+        for recipe in recipes
+    ]
+
+
+def _rounded(value: float | None, digits: int) -> float | str:
+    return "–" if value is None else round(value, digits)
+
+
+def _search_option(recipe: dict[str, Any], name: str) -> Any:
+    """Return a search option of the recipe, or its default when the stored options omit it."""
+    options = recipe.get("options", {}).get("search", {})
+    return options.get(name, getattr(SearchOptions(), name))
+
+
+def _search_groups(searches: list[dict[str, Any]]) -> dict[tuple[str, float], list[dict[str, Any]]]:
+    # NOTE: recipes that differ only in another option, such as max_new_tokens, share a
+    # group, so the line then has two points at the same N.
+    groups: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for recipe in searches:
+        key = (_search_option(recipe, "strategy"), _search_option(recipe, "temperature"))
+        groups.setdefault(key, []).append(recipe)
+    return groups
+
+
+def _note_skipped(figure: go.Figure, summary: dict[str, Any], drawn: list[dict[str, Any]]) -> None:
+    drawn_names = {recipe["recipe"] for recipe in drawn}
+    skipped = [recipe["recipe"] for recipe in summary.get("recipes", []) if recipe["recipe"] not in drawn_names]
+    if skipped:
+        _add_note(figure, f"Not drawn, no counted attempt yet: {', '.join(skipped)}")
+
+
+def _add_note(figure: go.Figure, text: str) -> None:
+    """Add a line of text under the plot, below the x axis title."""
+    figure.add_annotation(text=text, xref="paper", yref="paper", x=0, y=-0.22, showarrow=False, xanchor="left")
+    figure.update_layout(margin={"b": 110})
+
+
+def _message_figure(title: str, message: str) -> go.Figure:
+    figure = go.Figure()
+    figure.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 16})
+    figure.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
+    return figure
+
+
+# ---- Grid helpers ----------------------------------------------------------------------
+
+
+def _fraction(cell: dict[str, Any]) -> float | None:
+    """Return the fraction of the cell's attempts that are correct, or None when none has run."""
+    if not cell.get("total"):
+        return None
+    return cell["correct"] / cell["total"]
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    verdicts = cell.get("verdicts", [])
+    if not verdicts:
+        return ""
+    if len(verdicts) == 1:
+        return VERDICT_MARKS.get(verdicts[0], verdicts[0])
+    return f"{cell['correct']}/{cell['total']}"
+
+
+def _cell_hover(question: str, recipe: str, cell: dict[str, Any]) -> str:
+    # Plotly reads hover text as HTML, and question labels come from uploaded files.
+    question, recipe = html.escape(question, quote=False), html.escape(recipe, quote=False)
+    verdicts = ", ".join(cell.get("verdicts", [])) or "not run yet"
+    attempts = ", ".join(str(attempt_id) for attempt_id in cell.get("attempt_ids", [])) or "none"
+    return (
+        f"<b>{question}</b><br>recipe {recipe}<br>{cell.get('correct', 0)}/{cell.get('total', 0)} correct<br>"
+        f"verdicts: {verdicts}<br>attempt ids: {attempts}"
+    )
+
+
+def _label_axis(title: str, labels: list[str], side: str | None = None) -> dict[str, Any]:
+    """Return an axis placed by index that shows each label, cut to MAX_TICK_CHARS."""
+    cut = [label if len(label) <= MAX_TICK_CHARS else label[: MAX_TICK_CHARS - 1] + "…" for label in labels]
+    ticktext = [html.escape(label, quote=False) for label in cut]
+    axis = {
+        "title": title,
+        "tickmode": "array",
+        "tickvals": list(range(len(labels))),
+        "ticktext": ticktext,
+        "showgrid": False,
+        "zeroline": False,
+    }
+    if side is not None:
+        axis["side"] = side
+    return axis
