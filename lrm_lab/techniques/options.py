@@ -57,7 +57,8 @@ def _convert(field: dataclasses.Field, value: Any, technique: str) -> Any:
         elif kind is str:
             value = str(value)
     except (TypeError, ValueError):
-        raise InputError(f"{where} must be a {kind.__name__}, got {value!r}.") from None
+        expected = {int: "a whole number", float: "a number", str: "text"}.get(kind, kind.__name__)
+        raise InputError(f"{where} must be {expected}, got {value!r}.") from None
 
     meta = field.metadata
     if meta.get("choices") and value not in meta["choices"]:

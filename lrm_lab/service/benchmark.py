@@ -1,0 +1,294 @@
+"""Run recipes over a set of questions, storing each attempt as it finishes, and resume stopped runs.
+
+A benchmark is a list of items, one per (question, recipe, repeat). Each finished item is
+committed with its item key, so a stopped run, or one whose process died, resumes by running
+only the items that have no stored attempt. The run's settings hold everything needed for
+that: the question ids in order, the recipes with their options, the repeats and the seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrm_lab.errors import InputError
+from lrm_lab.models.base import ModelBackend
+from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, run_in_worker
+from lrm_lab.service.environment import package_versions
+from lrm_lab.store import ItemAlreadyStoredError, QuestionRecord, Store
+from lrm_lab.tasks.families import make_question
+from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.question_file import QuestionFile
+from lrm_lab.tasks.verdict import Verdict
+from lrm_lab.techniques import get_technique
+from lrm_lab.techniques.recipe import Recipe, recipe_from_json, recipe_json
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTIONS = 2000
+MAX_REPEATS = 20
+MAX_RECIPES = 12
+MAX_ITEMS = 20_000
+
+
+@dataclass(frozen=True)
+class FamilySet:
+    """Questions ``first_seed`` .. ``first_seed + count - 1`` of a reasoning-gym family."""
+
+    family: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    first_seed: int = 0
+    count: int = 20
+
+
+@dataclass(frozen=True)
+class BenchmarkRequest:
+    questions: FamilySet | QuestionFile
+    recipes: tuple[Recipe, ...]
+    repeats: int = 1
+    seed: int = 0  # sampling seed of repeat 0; repeat k samples with seed + k
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of work: a recipe's attempt at a question, for one repeat."""
+
+    question: int  # index into the plan's questions
+    recipe: int  # index into the plan's recipes
+    repeat: int
+
+    @property
+    def key(self) -> str:
+        return f"q{self.question}/r{self.recipe}/k{self.repeat}"
+
+
+@dataclass(frozen=True)
+class BenchmarkPlan:
+    """A validated benchmark: its questions with their labels, its recipes, repeats and seed."""
+
+    questions: tuple[Question, ...]
+    labels: tuple[str, ...]  # one per question: "seed 3" or the file's id
+    recipes: tuple[Recipe, ...]
+    repeats: int
+    seed: int
+    source: dict[str, Any]  # where the questions came from, stored in the run's settings
+
+    @property
+    def total(self) -> int:
+        return len(self.questions) * len(self.recipes) * self.repeats
+
+    def items(self) -> Iterator[Item]:
+        """Every item, question by question, so that partial results cover whole questions."""
+        for question in range(len(self.questions)):
+            for recipe in range(len(self.recipes)):
+                for repeat in range(self.repeats):
+                    yield Item(question, recipe, repeat)
+
+
+@dataclass
+class BenchmarkUpdate:
+    """Progress of a running benchmark, yielded to the UI or the CLI."""
+
+    run_id: int
+    done: int  # items with a stored attempt, including those finished before a resume
+    total: int
+    message: str
+    fraction: float  # 0..1, counting the running item's own progress
+    eta_seconds: float | None = None  # None until an item has finished in this session
+    last: dict[str, Any] | None = None  # the newest finished item: label, recipe, answer, verdict
+    status: str = "running"  # running, finished, cancelled or failed
+
+
+def plan_benchmark(request: BenchmarkRequest) -> BenchmarkPlan:
+    """Validate a request and build its questions, before anything is stored or loaded."""
+    if not request.recipes:
+        raise InputError("Add at least one recipe, such as baseline or search:n=8.")
+    if len(request.recipes) > MAX_RECIPES:
+        raise InputError(f"A benchmark can compare at most {MAX_RECIPES} recipes, got {len(request.recipes)}.")
+    labels = [recipe.label for recipe in request.recipes]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise InputError(f"Recipe {duplicates[0]} appears twice; give each recipe once or change its settings.")
+    if not (isinstance(request.repeats, int) and 1 <= request.repeats <= MAX_REPEATS):
+        raise InputError(f"Repeats must be a whole number from 1 to {MAX_REPEATS}, got {request.repeats!r}.")
+    if not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED - MAX_REPEATS):
+        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED - MAX_REPEATS}, got {request.seed!r}.")
+
+    questions, question_labels, source = _build_questions(request.questions)
+    plan = BenchmarkPlan(tuple(questions), tuple(question_labels), request.recipes, request.repeats, request.seed, source)
+    if plan.total > MAX_ITEMS:
+        raise InputError(
+            f"This benchmark has {plan.total} attempts ({len(questions)} questions x {len(request.recipes)} recipes "
+            f"x {request.repeats} repeats); the maximum is {MAX_ITEMS}. Use fewer questions or repeats."
+        )
+    return plan
+
+
+def _build_questions(questions: FamilySet | QuestionFile) -> tuple[list[Question], list[str], dict[str, Any]]:
+    if isinstance(questions, QuestionFile):
+        if not questions.questions:
+            raise InputError(f"{questions.name} has no valid question to run.")
+        source = {"source": "file", "name": questions.name, "lines": [entry.line for entry in questions.questions],
+                  "invalid_lines": len(questions.errors)}
+        return [entry.question for entry in questions.questions], [entry.label for entry in questions.questions], source
+
+    if not (isinstance(questions.count, int) and 1 <= questions.count <= MAX_QUESTIONS):
+        raise InputError(f"The number of questions must be from 1 to {MAX_QUESTIONS}, got {questions.count!r}.")
+    if not (isinstance(questions.first_seed, int) and 0 <= questions.first_seed <= MAX_SEED - questions.count):
+        raise InputError(
+            f"The first question seed must be a whole number from 0 to {MAX_SEED - questions.count}, "
+            f"got {questions.first_seed!r}."
+        )
+    seeds = range(questions.first_seed, questions.first_seed + questions.count)
+    built = [make_question(questions.family, questions.settings, seed) for seed in seeds]
+    source = {"source": "family", "family": questions.family, "settings": built[0].settings,
+              "first_seed": questions.first_seed, "count": questions.count}
+    return built, [f"seed {seed}" for seed in seeds], source
+
+
+def start_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store) -> int:
+    """Store the run and its questions, and return the run id; run it with run_benchmark."""
+    question_ids = [store.add_question(question) for question in plan.questions]
+    return store.create_run(
+        kind="benchmark",
+        model_id=model.info.model_id,
+        model_revision=model.info.revision,
+        device=model.info.device,
+        dtype=model.info.dtype,
+        settings={
+            "questions": plan.source,
+            "question_ids": question_ids,
+            "question_labels": list(plan.labels),
+            "recipes": [recipe_json(recipe) for recipe in plan.recipes],
+            "repeats": plan.repeats,
+            "chat_template_hash": model.info.chat_template_hash,
+            # No technique writes memory yet; the field keeps runs comparable once one does.
+            "memory_writes": False,
+        },
+        seed=plan.seed,
+        package_versions=package_versions(),
+    )
+
+
+def load_plan(store: Store, run_id: int) -> BenchmarkPlan:
+    """Rebuild a stored benchmark's plan from its run settings and stored questions."""
+    run = store.get_run(run_id)
+    if run is None or run.kind != "benchmark":
+        raise InputError(f"No benchmark run with id {run_id}. `python -m lrm_lab runs --kind benchmark` lists them.")
+    settings = run.settings
+    questions = []
+    for question_id in settings["question_ids"]:
+        record = store.get_question(question_id)
+        if record is None:
+            raise InputError(f"Run {run_id} refers to question {question_id}, which is missing from the database.")
+        questions.append(question_from_record(record))
+    recipes = tuple(recipe_from_json(data) for data in settings["recipes"])
+    return BenchmarkPlan(tuple(questions), tuple(settings["question_labels"]), recipes, settings["repeats"],
+                         run.seed or 0, settings["questions"])
+
+
+def question_from_record(record: QuestionRecord) -> Question:
+    return Question(
+        text=record.text,
+        reference=record.reference,
+        source=record.source,
+        family=record.family,
+        settings=record.settings,
+        seed=record.seed,
+        entry=record.entry,
+        answer_kind=record.answer_kind,
+    )
+
+
+def run_benchmark(
+    run_id: int, model: ModelBackend, store: Store, cancel: threading.Event | None = None
+) -> Iterator[BenchmarkUpdate]:
+    """Run every item of the run that has no stored attempt yet, yielding progress as it goes.
+
+    Works for a new run and for a resumed one alike. Setting ``cancel`` stops the running item
+    within one decoding step; its partial attempt is stored as cancelled without an item key,
+    so a later resume runs that item again.
+    """
+    cancel = cancel or threading.Event()
+    run = store.get_run(run_id)
+    plan = load_plan(store, run_id)
+    if run.model_id != model.info.model_id:
+        raise InputError(f"Run {run_id} used the model {run.model_id}, but {model.info.model_id} is loaded. Load {run.model_id} to resume it.")
+    question_ids = run.settings["question_ids"]
+    stored = {attempt.item for attempt in store.run_attempts(run_id) if attempt.item is not None}
+    todo = [item for item in plan.items() if item.key not in stored]
+    if not todo and run.status == "finished":
+        yield BenchmarkUpdate(run_id, plan.total, plan.total, "Done: every attempt is stored", 1.0, status="finished")
+        return
+    if run.status != "running":
+        store.reopen_run(run_id)
+    log.info("benchmark run %s: %d of %d items to run", run_id, len(todo), plan.total)
+
+    done = plan.total - len(todo)
+    status = "finished"
+    started = time.perf_counter()
+    finished_here = 0
+    last: dict[str, Any] | None = None
+    column: ColumnState | None = None
+
+    def update(message: str) -> BenchmarkUpdate:
+        running = min(column.fraction, 1.0) if column is not None and column.result is None else 0.0
+        eta = None
+        if finished_here:
+            eta = (time.perf_counter() - started) / finished_here * (plan.total - done)
+        return BenchmarkUpdate(run_id, done, plan.total, message, (done + running) / max(plan.total, 1), eta, last)
+
+    try:
+        yield update(f"{done} of {plan.total} attempts already stored" if done else "Starting")
+        for item in todo:
+            if cancel.is_set():
+                break
+            recipe, question = plan.recipes[item.recipe], plan.questions[item.question]
+            (name,) = recipe.techniques
+            column = ColumnState(name, recipe.label)
+            seed = plan.seed + item.repeat
+            message = f"{plan.labels[item.question]}: {recipe.label}" + (f", repeat {item.repeat + 1}" if plan.repeats > 1 else "")
+            yield from run_in_worker(get_technique(name), recipe.options[name], question, seed, model, cancel, column, lambda _, m=message: update(m))
+
+            result = column.result
+            key = None if result.verdict == Verdict.CANCELLED else item.key
+            try:
+                attempt_id = store.add_attempt(
+                    run_id=run_id, question_id=question_ids[item.question], technique=name,
+                    options=dataclasses.asdict(recipe.options[name]), seed=seed, model_id=model.info.model_id,
+                    recipe=recipe.label, item=key, **attempt_fields(result),
+                )
+            except ItemAlreadyStoredError:
+                log.warning("run %s item %s was stored by another process; keeping that attempt", run_id, item.key)
+                done += 1
+                continue
+            if key is None:
+                break
+            done += 1
+            finished_here += 1
+            last = {"attempt_id": attempt_id, "question": plan.labels[item.question], "recipe": recipe.label,
+                    "answer": result.answer, "verdict": str(result.verdict)}
+            yield update(f"{message}: {result.verdict}")
+    except (GeneratorExit, KeyboardInterrupt):
+        # The consumer went away (a closed tab, Ctrl-C in the CLI): the stored items stay.
+        cancel.set()
+        status = "cancelled"
+        raise
+    except BaseException:
+        status = "failed"
+        raise
+    finally:
+        if status == "finished" and (cancel.is_set() or done < plan.total):
+            status = "cancelled"
+        store.finish_run(run_id, status)
+        log.info("benchmark run %s %s with %d of %d items stored", run_id, status, done, plan.total)
+
+    final = update("Done" if status == "finished" else f"Stopped: {done} of {plan.total} attempts stored; resume to finish")
+    final.status = status
+    final.fraction = done / max(plan.total, 1)
+    yield final

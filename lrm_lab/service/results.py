@@ -1,0 +1,83 @@
+"""Benchmark results computed from stored attempts: per-recipe accuracy with intervals, and the grid.
+
+Which attempts count: those stored with an item key (cancelled ones have none). Accuracy is
+correct / n, where n counts correct, wrong and unparsed attempts, so an unparsed answer lowers
+accuracy but is reported on its own. Attempts with verdict "error" failed for a reason other
+than the model's answer; they are reported apart and left out of n.
+"""
+
+from __future__ import annotations
+
+from statistics import mean
+from typing import Any
+
+from lrm_lab.errors import InputError
+from lrm_lab.service.benchmark import load_plan
+from lrm_lab.service.stats import wilson_interval
+from lrm_lab.store import AttemptRecord, Store
+from lrm_lab.techniques.recipe import recipe_json
+
+SCORED_VERDICTS = ("correct", "wrong", "unparsed")
+
+
+def counted_attempts(store: Store, run_id: int) -> list[AttemptRecord]:
+    """Return the run's attempts that belong to a benchmark item."""
+    return [attempt for attempt in store.run_attempts(run_id) if attempt.item is not None]
+
+
+def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
+    """Return {"run_id", "status", "model_id", "done", "total", "recipes": [...]} from the stored rows."""
+    run = store.get_run(run_id)
+    if run is None:
+        raise InputError(f"No run with id {run_id}.")
+    plan = load_plan(store, run_id)
+    attempts = counted_attempts(store, run_id)
+    recipes = [_recipe_summary(recipe_json(recipe), [a for a in attempts if a.recipe == recipe.label])
+               for recipe in plan.recipes]
+    return {
+        "run_id": run_id,
+        "status": run.status,
+        "model_id": run.model_id,
+        "created_at": run.created_at.isoformat(),
+        "questions": run.settings["questions"],
+        "done": len(attempts),
+        "total": plan.total,
+        "recipes": recipes,
+    }
+
+
+def _recipe_summary(recipe: dict[str, Any], attempts: list[AttemptRecord]) -> dict[str, Any]:
+    scored = [a for a in attempts if a.verdict in SCORED_VERDICTS]
+    correct = sum(a.verdict == "correct" for a in scored)
+    n = len(scored)
+    low, high = wilson_interval(correct, n) if n else (None, None)
+    return {
+        "recipe": recipe["label"],
+        "techniques": recipe["techniques"],
+        "options": recipe["options"],
+        "n": n,
+        "correct": correct,
+        "accuracy": correct / n if n else None,
+        "ci_low": low,
+        "ci_high": high,
+        "unparsed": sum(a.verdict == "unparsed" for a in scored),
+        "errors": sum(a.verdict == "error" for a in attempts),
+        "uses_reference": any(a.details.get("uses_reference") for a in attempts),
+        "mean_tokens": mean(a.completion_tokens for a in scored) if n else None,
+        "mean_seconds": mean(a.seconds for a in scored) if n else None,
+    }
+
+
+def run_grid(store: Store, run_id: int) -> dict[str, Any]:
+    """Return the question-by-recipe grid of verdicts: {"questions", "recipes", "cells"}."""
+    plan = load_plan(store, run_id)
+    labels = [recipe.label for recipe in plan.recipes]
+    cells = [[{"correct": 0, "total": 0, "verdicts": [], "attempt_ids": []} for _ in labels] for _ in plan.questions]
+    for attempt in counted_attempts(store, run_id):
+        question = int(attempt.item.split("/")[0][1:])  # item keys are "q<question>/r<recipe>/k<repeat>"
+        cell = cells[question][labels.index(attempt.recipe)]
+        cell["total"] += 1
+        cell["correct"] += attempt.verdict == "correct"
+        cell["verdicts"].append(attempt.verdict)
+        cell["attempt_ids"].append(attempt.id)
+    return {"questions": list(plan.labels), "recipes": labels, "cells": cells}
