@@ -31,6 +31,9 @@ COMMANDS = {
     "compare": compare.run,
     "history": history.run_history,
     "show": history.run_show,
+    "runs": history.run_runs,
+    "rescore": history.run_rescore,
+    "rerun": history.run_rerun,
 }
 
 

@@ -60,6 +60,7 @@ class CompareRequest:
     techniques: tuple[str, ...]
     options: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw option values per technique
     seed: int | None = 0
+    rerun_of: int | None = None  # the stored attempt this comparison repeats, recorded in the run's settings
 
 
 def plan_comparison(request: CompareRequest) -> list[tuple[Technique, Any]]:
@@ -163,6 +164,7 @@ def _start_run(store: Store, request: CompareRequest, plan: list[tuple[Technique
             "techniques": list(request.techniques),
             "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
             "chat_template_hash": model.info.chat_template_hash,
+            "rerun_of": request.rerun_of,
         },
         seed=request.seed,
         package_versions=package_versions(),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from lrm_lab.errors import InputError
-from lrm_lab.techniques.baseline import BaselineOptions, run_baseline
+from lrm_lab.techniques.baseline import BaselineOptions, rescore_baseline, run_baseline
 from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
-from lrm_lab.techniques.search import SearchOptions, run_search
-from lrm_lab.techniques.technique import Technique
+from lrm_lab.techniques.search import SearchOptions, rescore_search, run_search
+from lrm_lab.techniques.technique import Rescored, Technique
 
 TECHNIQUES: dict[str, Technique] = {
     technique.name: technique
@@ -17,6 +17,7 @@ TECHNIQUES: dict[str, Technique] = {
             summary="One greedy chain-of-thought answer.",
             options_type=BaselineOptions,
             run=run_baseline,
+            rescore=rescore_baseline,
         ),
         Technique(
             name="search",
@@ -24,6 +25,7 @@ TECHNIQUES: dict[str, Technique] = {
             summary="N samples in one batch; majority vote or best-of-N picks the answer.",
             options_type=SearchOptions,
             run=run_search,
+            rescore=rescore_search,
         ),
     )
 }
@@ -37,4 +39,4 @@ def get_technique(name: str) -> Technique:
         raise InputError(f"Unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.") from None
 
 
-__all__ = ["TECHNIQUES", "Progress", "RunContext", "Technique", "TechniqueResult", "get_technique"]
+__all__ = ["TECHNIQUES", "Progress", "Rescored", "RunContext", "Technique", "TechniqueResult", "get_technique"]

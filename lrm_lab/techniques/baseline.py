@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from lrm_lab.models.base import SamplingParams
 from lrm_lab.tasks.question import Question
@@ -12,6 +13,7 @@ from lrm_lab.tasks.verify import check
 from lrm_lab.techniques.options import option
 from lrm_lab.techniques.prompts import chain_of_thought
 from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
+from lrm_lab.techniques.technique import Rescored
 
 
 @dataclass(frozen=True)
@@ -43,4 +45,16 @@ def run_baseline(question: Question, options: BaselineOptions, ctx: RunContext) 
         seconds=time.perf_counter() - start,
         extractor_version=outcome.extractor_version,
         details={"finish_reason": completion.finish_reason, "verdict_note": outcome.note},
+    )
+
+
+def rescore_baseline(question: Question, trace: str, options: dict[str, Any], details: dict[str, Any]) -> Rescored:
+    """Extract the answer of the stored trace again and check it against the reference."""
+    outcome = check(question, trace)
+    return Rescored(
+        answer=outcome.answer,
+        verdict=outcome.verdict,
+        score=outcome.score,
+        extractor_version=outcome.extractor_version,
+        details={"verdict_note": outcome.note},
     )

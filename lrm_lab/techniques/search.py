@@ -15,14 +15,17 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from lrm_lab.errors import InputError
 from lrm_lab.models.base import Message, ModelBackend, SamplingParams
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Check, Verdict
 from lrm_lab.tasks.verify import check
-from lrm_lab.techniques.options import option
+from lrm_lab.techniques.options import option, parse_options
 from lrm_lab.techniques.prompts import chain_of_thought
 from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
+from lrm_lab.techniques.technique import Rescored
 
 STRATEGY_LABELS = {
     "self_consistency": "self-consistency (majority vote)",
@@ -73,6 +76,11 @@ Strategy = Callable[[list[Candidate], ModelBackend, list[Message]], int]
 
 def self_consistency(candidates: list[Candidate], model: ModelBackend, messages: list[Message]) -> int:
     """Majority vote over parsed answers; ties go to the answer that appeared first."""
+    return majority_vote(candidates)
+
+
+def majority_vote(candidates: list[Candidate]) -> int:
+    """Score each candidate by the votes for its answer and return the index of the most voted one."""
     votes = Counter(answer_key(c.check.answer) for c in candidates if c.check.answer is not None)
     for candidate in candidates:
         candidate.score = votes[answer_key(candidate.check.answer)] if candidate.check.answer is not None else 0
@@ -82,6 +90,11 @@ def self_consistency(candidates: list[Candidate], model: ModelBackend, messages:
 
 def best_of_n_oracle(candidates: list[Candidate], model: ModelBackend, messages: list[Message]) -> int:
     """Pick the candidate the reference answer scores highest (an upper bound, not a method)."""
+    return pick_by_oracle(candidates)
+
+
+def pick_by_oracle(candidates: list[Candidate]) -> int:
+    """Score each candidate by its check's score against the reference and return the best one's index."""
     for candidate in candidates:
         candidate.score = candidate.check.score if candidate.check.score is not None else 0.0
     best = max(candidates, key=lambda c: (c.score, -c.index))
@@ -101,6 +114,12 @@ STRATEGIES: dict[str, Strategy] = {
     "self_consistency": self_consistency,
     "best_of_n_oracle": best_of_n_oracle,
     "best_of_n_self": best_of_n_self,
+}
+
+# Strategies that choose from the candidates' checks alone, so re-scoring can choose again without the model.
+CHECK_ONLY_STRATEGIES: dict[str, Callable[[list[Candidate]], int]] = {
+    "self_consistency": majority_vote,
+    "best_of_n_oracle": pick_by_oracle,
 }
 
 
@@ -140,6 +159,49 @@ def run_search(question: Question, options: SearchOptions, ctx: RunContext) -> T
         seconds=time.perf_counter() - start,
         extractor_version=chosen.check.extractor_version,
         details=_details(options, candidates, chosen),
+    )
+
+
+def rescore_search(question: Question, trace: str, options: dict[str, Any], details: dict[str, Any]) -> Rescored:
+    """Check every stored sample again with the current extractor and choose again where the strategy allows.
+
+    Self-consistency votes again and the oracle picks by the new scores, so the chosen sample
+    may change. Best-of-N self-scored keeps its stored choice, because its scores are the
+    model's log-probabilities, which no extractor changes. Raises InputError when the attempt
+    stored no samples or its options are no longer valid.
+    """
+    parsed = parse_options(SearchOptions, options, "search")
+    stored = details.get("candidates") or []
+    if not stored:
+        raise InputError("This search attempt stored no samples, so there is nothing to re-check.")
+
+    # 1. Extract and grade every stored sample again.
+    candidates = [
+        Candidate(i, c["text"], c["completion_tokens"], c["finish_reason"], check(question, c["text"]))
+        for i, c in enumerate(stored)
+    ]
+    old_index = details.get("chosen_index", next((i for i, c in enumerate(stored) if c.get("chosen")), 0))
+
+    # 2. Choose again from the new checks, or keep the stored choice and log-probability scores.
+    choose_again = CHECK_ONLY_STRATEGIES.get(parsed.strategy)
+    if choose_again is not None:
+        new_index = choose_again(candidates)
+    else:
+        for candidate, stored_candidate in zip(candidates, stored):
+            score = stored_candidate.get("score")
+            candidate.score = -math.inf if score is None else score  # None was an empty sample's -inf
+        new_index = old_index
+    chosen = candidates[new_index]
+    chosen.chosen = True
+
+    note = f"chosen sample {old_index + 1} -> {new_index + 1}" if new_index != old_index else ""
+    return Rescored(
+        answer=chosen.check.answer,
+        verdict=chosen.check.verdict,
+        score=chosen.check.score,
+        extractor_version=chosen.check.extractor_version,
+        details=_details(parsed, candidates, chosen),
+        note=note,
     )
 
 

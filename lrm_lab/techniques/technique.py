@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques.result import RunContext, TechniqueResult
 
 EXPLANATIONS = Path(__file__).resolve().parents[2] / "assets" / "techniques"
 
 RunFn = Callable[[Question, Any, RunContext], TechniqueResult]
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A stored attempt's answer and verdict, derived again from its stored text by the current extractor."""
+
+    answer: str | None
+    verdict: Verdict
+    score: float | None
+    extractor_version: str
+    details: dict[str, Any] = field(default_factory=dict)  # what the technique derived anew, e.g. search's votes
+    note: str = ""  # what changed besides the answer and verdict, e.g. "chosen sample 2 -> 5"
+
+
+# Arguments: the question, the stored trace, the stored options and the stored details.
+RescoreFn = Callable[[Question, str, dict[str, Any], dict[str, Any]], Rescored]
 
 
 @dataclass(frozen=True)
@@ -25,6 +42,8 @@ class Technique:
     summary: str  # one line for the technique picker
     options_type: type
     run: RunFn
+    # Re-extracts and re-checks a stored attempt without the model, or None when the technique cannot.
+    rescore: RescoreFn | None = None
 
     @cached_property
     def explanation(self) -> str:

@@ -51,10 +51,23 @@ def register_api(lab: Lab) -> None:
         except (InputError, ModelLoadError) as error:
             raise gr.Error(str(error)) from None
 
-    def history(limit: int = 20, technique: str = "", family: str = "") -> list[dict]:
-        """Return the newest stored attempts, optionally of one technique or family."""
+    def history(
+        limit: int = 20,
+        technique: str = "",
+        family: str = "",
+        model_id: str = "",
+        recipe: str = "",
+        run_id: str = "",
+        since: str = "",
+        until: str = "",
+    ) -> list[dict]:
+        """Return the newest stored attempts that match every filter given. Empty filters match all.
+
+        `since` and `until` are UTC dates written YYYY-MM-DD, both days included.
+        """
         try:
-            return [dict(zip(HISTORY_COLUMNS, row)) for row in history_rows(lab.store, limit, technique, family)]
+            rows = history_rows(lab.store, limit, technique, family, model_id, recipe, run_id, since, until)
+            return [dict(zip(HISTORY_COLUMNS, row)) for row in rows]
         except InputError as error:
             raise gr.Error(str(error)) from None
 
