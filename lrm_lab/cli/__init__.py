@@ -4,6 +4,8 @@
     python -m lrm_lab compare --question "What is 17 * 3?" --answer 51 --technique search --n 8
     python -m lrm_lab history --limit 20
     python -m lrm_lab show 42
+    python -m lrm_lab bench --family basic_arithmetic --n 50 --technique baseline --technique search:n=8 --json
+    python -m lrm_lab export --run 12 --format csv
 
 Each command lives in its own module with an ``add_parser`` (or ``add_parsers``) and a ``run``.
 """
@@ -14,7 +16,7 @@ import argparse
 import logging
 import sys
 
-from lrm_lab.cli import compare, history
+from lrm_lab.cli import bench, compare, history
 from lrm_lab.errors import InputError, ModelLoadError
 
 
@@ -24,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     compare.add_parser(commands)
     history.add_parsers(commands)
+    bench.add_parsers(commands)
     return parser
 
 
@@ -34,6 +37,8 @@ COMMANDS = {
     "runs": history.run_runs,
     "rescore": history.run_rescore,
     "rerun": history.run_rerun,
+    "bench": bench.run_bench,
+    "export": bench.run_export,
 }
 
 

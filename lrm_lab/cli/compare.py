@@ -23,9 +23,11 @@ def option_flags() -> dict[str, dataclasses.Field]:
     return flags
 
 
-def add_option_flags(parser: argparse.ArgumentParser) -> None:
-    """Add one --flag per technique option, named after the option, with its help text and choices."""
+def add_option_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
+    """Add one --flag per technique option except those in ``skip``, with its help text and choices."""
     for name, field in option_flags().items():
+        if name in skip:
+            continue
         meta = field.metadata
         kwargs: dict[str, Any] = {"type": type(field.default), "help": f"{meta['help']} (default {field.default})"}
         if meta.get("choices"):

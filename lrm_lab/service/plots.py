@@ -13,8 +13,8 @@ from lrm_lab.techniques.search import STRATEGY_LABELS, SearchOptions
 logger = logging.getLogger(__name__)
 
 ROW_HEIGHT_PX = 22  # height of one question row in the grid
-MIN_GRID_HEIGHT_PX = 300
-GRID_MARGIN_PX = 160  # title, column labels and colour bar around the grid rows
+MIN_GRID_HEIGHT_PX = 420
+GRID_MARGIN_PX = 320  # title and slanted recipe labels around the grid rows; less left Plotly no room to draw
 MAX_TICK_CHARS = 40  # longer question and recipe labels are cut on the axes
 
 # Cell text of a grid cell with one attempt.
@@ -178,8 +178,8 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
         height=max(MIN_GRID_HEIGHT_PX, ROW_HEIGHT_PX * len(questions) + GRID_MARGIN_PX),
         # Cells with no attempt have no colour, so the grey background shows through them.
         plot_bgcolor="#d9d9d9",
-        margin={"t": 140},  # room for the recipe labels above the grid
-        xaxis=_label_axis("Recipe", recipes, side="top"),
+        margin={"t": 60, "b": 160},  # room for the slanted recipe labels below the grid
+        xaxis=_label_axis("Recipe", recipes),
         yaxis={**_label_axis("Question", questions), "autorange": "reversed"},
     )
     return figure

@@ -81,3 +81,45 @@ def run_grid(store: Store, run_id: int) -> dict[str, Any]:
         cell["verdicts"].append(attempt.verdict)
         cell["attempt_ids"].append(attempt.id)
     return {"questions": list(plan.labels), "recipes": labels, "cells": cells}
+
+
+SUMMARY_TABLE_COLUMNS = ["recipe", "n", "correct", "accuracy", "95% interval", "unparsed", "errors",
+                         "mean tokens", "mean seconds"]
+
+
+def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
+    """Return the summary's recipes as table rows in SUMMARY_TABLE_COLUMNS order."""
+    rows = []
+    for recipe in summary["recipes"]:
+        label = recipe["recipe"] + (" [uses the reference answer]" if recipe["uses_reference"] else "")
+        if not recipe["n"]:
+            rows.append([label, 0, 0, "", "", recipe["unparsed"], recipe["errors"], "", ""])
+            continue
+        rows.append([
+            label,
+            recipe["n"],
+            recipe["correct"],
+            f"{recipe['accuracy']:.1%}",
+            f"{recipe['ci_low']:.1%} to {recipe['ci_high']:.1%}",
+            recipe["unparsed"],
+            recipe["errors"],
+            round(recipe["mean_tokens"], 1),
+            round(recipe["mean_seconds"], 2),
+        ])
+    return rows
+
+
+def benchmark_run_choices(store: Store, limit: int = 50, unfinished_only: bool = False) -> list[tuple[str, int]]:
+    """Return (label, run id) pairs of the newest benchmark runs, for a run picker."""
+    runs = store.list_runs(limit, kind="benchmark")
+    if unfinished_only:
+        runs = [run for run in runs if run.status != "finished"]
+    choices = []
+    for run in runs:
+        source = run.settings.get("questions", {})
+        questions = source.get("family") or source.get("name") or "questions"
+        recipes = ", ".join(recipe["label"] for recipe in run.settings.get("recipes", []))
+        label = f"#{run.id} · {run.status} · {questions} x {len(run.settings.get('question_ids', []))} · {recipes} · " \
+                f"{run.model_id} · {run.created_at:%Y-%m-%d %H:%M}"
+        choices.append((label, run.id))
+    return choices
