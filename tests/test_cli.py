@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args, database: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = os.environ | {"LRM_LAB_DATABASE_URL": f"sqlite:///{database}"}
+def run_cli(*args, database: Path, timeout: int = 300, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = os.environ | {"LRM_LAB_DATABASE_URL": f"sqlite:///{database}"} | (env or {})
     return subprocess.run([sys.executable, "-m", "lrm_lab", *args], capture_output=True, text=True, env=env,
                           cwd=ROOT, timeout=timeout)
 

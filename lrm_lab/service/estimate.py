@@ -113,9 +113,12 @@ def decode_step_seconds(model: ModelBackend) -> float:
     with _step_lock:
         if model in _step_seconds:
             return _step_seconds[model]
+        messages = [{"role": "user", "content": "Count from one to twenty."}]
+        # The first generate call after loading is several times slower (one-time setup), so warm up first.
+        model.generate(messages, SamplingParams(n=1, temperature=0.0, max_new_tokens=2, seed=0, ignore_eos=True))
         params = SamplingParams(n=1, temperature=0.0, max_new_tokens=CALIBRATION_TOKENS, seed=0, ignore_eos=True)
         start = time.perf_counter()
-        model.generate([{"role": "user", "content": "Count from one to twenty."}], params)
+        model.generate(messages, params)
         seconds = (time.perf_counter() - start) / CALIBRATION_TOKENS
         log.info("measured %.3f s per decoding step on %s", seconds, model.info.model_id)
         _step_seconds[model] = seconds
