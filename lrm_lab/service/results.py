@@ -12,17 +12,20 @@ from statistics import mean
 from typing import Any
 
 from lrm_lab.errors import InputError
-from lrm_lab.service.benchmark import load_plan
+from lrm_lab.service.benchmark import MAX_ITEMS, load_plan
 from lrm_lab.service.stats import wilson_interval
-from lrm_lab.store import AttemptRecord, Store
+from lrm_lab.store import AttemptSummary, Store
 from lrm_lab.techniques.recipe import recipe_json
 
 SCORED_VERDICTS = ("correct", "wrong", "unparsed")
+# Every item of the largest benchmark plus as many cancelled attempts, which have no item.
+MAX_ATTEMPTS = 2 * MAX_ITEMS
 
 
-def counted_attempts(store: Store, run_id: int) -> list[AttemptRecord]:
-    """Return the run's attempts that belong to a benchmark item."""
-    return [attempt for attempt in store.run_attempts(run_id) if attempt.item is not None]
+def counted_attempts(store: Store, run_id: int) -> list[AttemptSummary]:
+    """Return the run's attempts that belong to a benchmark item, oldest first, without traces."""
+    attempts = store.list_attempts(limit=MAX_ATTEMPTS, run_id=run_id)
+    return [attempt for attempt in reversed(attempts) if attempt.item is not None]
 
 
 def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
@@ -32,7 +35,8 @@ def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
         raise InputError(f"No run with id {run_id}.")
     plan = load_plan(store, run_id)
     attempts = counted_attempts(store, run_id)
-    recipes = [_recipe_summary(recipe_json(recipe), [a for a in attempts if a.recipe == recipe.label])
+    recipes = [_recipe_summary(recipe_json(recipe), recipe.uses_reference(),
+                               [a for a in attempts if a.recipe == recipe.label])
                for recipe in plan.recipes]
     return {
         "run_id": run_id,
@@ -46,7 +50,7 @@ def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
     }
 
 
-def _recipe_summary(recipe: dict[str, Any], attempts: list[AttemptRecord]) -> dict[str, Any]:
+def _recipe_summary(recipe: dict[str, Any], uses_reference: bool, attempts: list[AttemptSummary]) -> dict[str, Any]:
     scored = [a for a in attempts if a.verdict in SCORED_VERDICTS]
     correct = sum(a.verdict == "correct" for a in scored)
     n = len(scored)
@@ -62,7 +66,7 @@ def _recipe_summary(recipe: dict[str, Any], attempts: list[AttemptRecord]) -> di
         "ci_high": high,
         "unparsed": sum(a.verdict == "unparsed" for a in scored),
         "errors": sum(a.verdict == "error" for a in attempts),
-        "uses_reference": any(a.details.get("uses_reference") for a in attempts),
+        "uses_reference": uses_reference,
         "mean_tokens": mean(a.completion_tokens for a in scored) if n else None,
         "mean_seconds": mean(a.seconds for a in scored) if n else None,
     }

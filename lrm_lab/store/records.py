@@ -60,6 +60,7 @@ class AttemptSummary:
     verdict: str
     completion_tokens: int
     seconds: float
+    item: str | None = None  # benchmark work item; None in a comparison
 
 
 @dataclass(frozen=True)

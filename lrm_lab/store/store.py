@@ -376,6 +376,7 @@ class Store:
                 AttemptRow.verdict,
                 AttemptRow.completion_tokens,
                 AttemptRow.seconds,
+                AttemptRow.item,
             )
             .join(AttemptRow.question)
             .order_by(AttemptRow.created_at.desc(), AttemptRow.id.desc())
@@ -414,6 +415,7 @@ class Store:
                 verdict=row.verdict,
                 completion_tokens=row.completion_tokens,
                 seconds=row.seconds,
+                item=row.item,
             )
             for row in rows
         ]
