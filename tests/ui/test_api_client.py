@@ -32,6 +32,12 @@ def test_compare_then_read_history(client):
     stored_ids = {row["id"] for row in history}
     assert {result["attempt_id"] for result in summary["results"]} <= stored_ids
 
+    of_run = client.predict(limit=5, run_id=str(summary["run_id"]), recipe="baseline(max_new_tokens=40)",
+                            api_name="/history")
+    assert [row["id"] for row in of_run] == [summary["results"][0]["attempt_id"]]
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        client.predict(limit=5, since="2025-13-01", api_name="/history")
+
     attempt = client.predict(attempt_id=summary["results"][0]["attempt_id"], api_name="/attempt")
     assert attempt["question"]["text"] == summary["question"]["text"]
     assert attempt["trace"]
