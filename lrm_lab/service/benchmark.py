@@ -21,6 +21,7 @@ from lrm_lab.models.base import ModelBackend
 from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, run_in_worker
 from lrm_lab.service.environment import package_versions
 from lrm_lab.store import ItemAlreadyStoredError, QuestionRecord, Store
+from lrm_lab.tasks import mathcheck
 from lrm_lab.tasks.families import make_question
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.question_file import QuestionFile
@@ -229,6 +230,8 @@ def run_benchmark(
         store.reopen_run(run_id)
     log.info("benchmark run %s: %d of %d items to run", run_id, len(todo), plan.total)
 
+    if any(question.source == "typed" for question in plan.questions):
+        mathcheck.warm_up()  # start the checker now rather than inside the first attempt's check
     done = plan.total - len(todo)
     status = "finished"
     started = time.perf_counter()

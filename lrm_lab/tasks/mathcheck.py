@@ -17,6 +17,9 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 5  # per comparison, parsing of both sides included
+# Starting the child process and importing sympy and math-verify takes seconds, and longer on a
+# busy machine. It has its own limit, so a comparison's TIMEOUT_S never pays for it.
+STARTUP_TIMEOUT_S = 120
 
 # Powers and factorials above these sizes can keep sympy busy for a long time: comparing
 # 9^9^9^9 with 5 did not finish within 20 s. They are compared as text instead.
@@ -36,13 +39,33 @@ class Comparison:
     timed_out: bool = False
 
 
-def compare(reference: str, answer: str) -> Comparison:
-    """Compare `answer` with `reference` mathematically, in the child process, within TIMEOUT_S."""
+def warm_up() -> None:
+    """Start the child process and import math-verify in it, so that the first comparison is quick."""
+    _started_pool()
+
+
+def _started_pool():
     global _pool
     with _pool_lock:
         if _pool is None:
-            _pool = multiprocessing.get_context("spawn").Pool(processes=1)
-        pool = _pool
+            pool = multiprocessing.get_context("spawn").Pool(processes=1)
+            try:
+                pool.apply_async(_import_math_verify).get(timeout=STARTUP_TIMEOUT_S)
+            except BaseException:
+                pool.terminate()
+                raise
+            _pool = pool
+        return _pool
+
+
+def _import_math_verify() -> None:
+    import math_verify  # noqa: F401  (imports sympy too)
+
+
+def compare(reference: str, answer: str) -> Comparison:
+    """Compare `answer` with `reference` mathematically, in the child process, within TIMEOUT_S."""
+    global _pool
+    pool = _started_pool()
     pending = pool.apply_async(compare_in_this_process, (reference, answer))
     try:
         return pending.get(timeout=TIMEOUT_S + 2)  # math-verify's own timeouts fire first

@@ -11,6 +11,7 @@ import gradio as gr
 from lrm_lab.errors import InputError, ModelLoadError
 from lrm_lab.models.catalog import EMBEDDED, catalog_choices
 from lrm_lab.service.lab import Lab
+from lrm_lab.tasks import mathcheck
 from lrm_lab.ui import render
 from lrm_lab.ui.api import register_api
 from lrm_lab.ui.benchmark_tab import build_benchmark_tab
@@ -84,6 +85,10 @@ def preload_model(lab: Lab) -> threading.Thread:
         except ModelLoadError as error:
             lab.preload_error = str(error)
             log.exception("the default model failed to load; pick another one in the page")
+        try:
+            mathcheck.warm_up()  # typed answers are checked in a child process; start it before the first check
+        except Exception:
+            log.exception("the math-verify process failed to start; typed answers will retry it")
 
     thread = threading.Thread(target=load, name="lrm-lab-preload", daemon=True)
     thread.start()
