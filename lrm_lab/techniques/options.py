@@ -15,9 +15,14 @@ OptionsT = TypeVar("OptionsT")
 
 
 def option(default: Any, help: str, *, minimum: float | None = None, maximum: float | None = None,
-           choices: tuple[str, ...] | None = None, labels: dict[str, str] | None = None) -> Any:
-    """Declare an option field with its help text, numeric range or allowed choices."""
-    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "labels": labels}
+           choices: tuple[str, ...] | None = None, labels: dict[str, str] | None = None,
+           in_label: bool = False) -> Any:
+    """Declare an option field with its help text, numeric range or allowed choices.
+
+    ``in_label`` puts the option in a recipe's label even at its default, as in "search(n=4)".
+    """
+    metadata = {"help": help, "minimum": minimum, "maximum": maximum, "choices": choices, "labels": labels,
+                "in_label": in_label}
     return dataclasses.field(default=default, metadata=metadata)
 
 

@@ -78,11 +78,14 @@ def parse_recipe(spec: str, defaults: dict[str, Any] | None = None) -> Recipe:
 
 
 def recipe_label(technique: str, options: Any) -> str:
-    """Name a recipe by its technique and the options that differ from their defaults, e.g. "search(n=8)"."""
+    """Name a recipe by its technique and its options that differ from their defaults or are marked in_label.
+
+    For example "search(n=8, temperature=0.5)".
+    """
     changed = [
         f"{field.name}={_format(getattr(options, field.name))}"
         for field in option_fields(type(options))
-        if getattr(options, field.name) != field.default
+        if getattr(options, field.name) != field.default or field.metadata.get("in_label")
     ]
     return f"{technique}({', '.join(changed)})" if changed else technique
 

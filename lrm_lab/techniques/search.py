@@ -42,7 +42,7 @@ class SearchOptions:
         choices=tuple(STRATEGY_LABELS),
         labels=STRATEGY_LABELS,
     )
-    n: int = option(4, "Number of samples, generated in one batch.", minimum=1, maximum=64)
+    n: int = option(4, "Number of samples, generated in one batch.", minimum=1, maximum=64, in_label=True)
     temperature: float = option(0.7, "Sampling temperature; higher gives more varied samples.", minimum=0.05, maximum=2.0)
     max_new_tokens: int = option(256, "Maximum number of tokens each sample may generate.", minimum=1, maximum=4096)
 

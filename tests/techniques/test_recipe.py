@@ -8,7 +8,7 @@ from lrm_lab.techniques.recipe import parse_recipe, recipe_from_json, recipe_jso
 
 def test_default_options_give_bare_label():
     assert parse_recipe("baseline").label == "baseline"
-    assert parse_recipe("search").label == "search"
+    assert parse_recipe("search").label == "search(n=4)"  # n is always named
 
 
 def test_changed_options_appear_in_label():
