@@ -1,4 +1,4 @@
-"""Named API endpoints for `gradio_client`: run a comparison, read history, load a model."""
+"""Named API endpoints for `gradio_client`: compare, benchmark, export, read history, load a model."""
 
 from __future__ import annotations
 
@@ -8,10 +8,22 @@ from collections.abc import Iterator
 import gradio as gr
 
 from lrm_lab.errors import InputError, ModelLoadError
+from lrm_lab.service.benchmark import (
+    BenchmarkRequest,
+    FamilySet,
+    plan_benchmark,
+    run_benchmark,
+    start_benchmark,
+)
 from lrm_lab.service.compare import CompareRequest, comparison_json, run_comparison
-from lrm_lab.service.history import attempt_dict, history_rows, HISTORY_COLUMNS
+from lrm_lab.service.estimate import estimate_benchmark
+from lrm_lab.service.export import export_attempts, export_summaries
+from lrm_lab.service.history import HISTORY_COLUMNS, attempt_dict, history_rows
 from lrm_lab.service.lab import Lab
 from lrm_lab.service.questions import build_question
+from lrm_lab.service.results import summarize_run
+from lrm_lab.tasks.families import parse_settings
+from lrm_lab.techniques.recipe import parse_recipe
 from lrm_lab.ui.compare_tab import MODEL_EVENTS
 
 
@@ -92,7 +104,63 @@ def register_api(lab: Lab) -> None:
             raise gr.Error(str(error)) from None
         return model_info()
 
+    def benchmark(
+        family: str = "basic_arithmetic",
+        settings: str = "",
+        first_seed: int = 0,
+        count: int = 10,
+        recipes: str = "baseline",
+        repeats: int = 1,
+        seed: int = 0,
+        confirm: bool = False,
+        resume_run_id: int = 0,
+    ) -> Iterator[dict]:
+        """Run recipes over family questions, or resume a stored run; the last output is the run's summary.
+
+        `recipes` holds one recipe per line, such as "baseline" and "search:n=8". A run whose estimate
+        is above the time threshold starts only with `confirm=True`. Earlier outputs report
+        progress as {"run_id", "done", "total", "message"}; cancelling the job stops the run, and
+        `resume_run_id` continues it later.
+        """
+        try:
+            if resume_run_id:
+                run_id = int(resume_run_id)
+            else:
+                request = BenchmarkRequest(
+                    FamilySet(family, parse_settings(settings), first_seed, count),
+                    tuple(parse_recipe(line) for line in recipes.splitlines() if line.strip()), repeats, seed,
+                )
+                plan = plan_benchmark(request)
+                estimate = estimate_benchmark(plan, lab.model, lab.store)
+                if estimate.needs_confirmation and not confirm:
+                    raise InputError(f"{estimate.text()}\nCall again with confirm=True to start it.")
+                run_id = start_benchmark(plan, lab.model, lab.store)
+            for update in run_benchmark(run_id, lab.model, lab.store):
+                yield {"run_id": run_id, "done": update.done, "total": update.total, "message": update.message}
+            yield summarize_run(lab.store, run_id)
+        except (InputError, ModelLoadError) as error:
+            raise gr.Error(str(error)) from None
+
+    def benchmark_summary(run_id: int) -> dict:
+        """Return a benchmark run's accuracy, Wilson interval, unparsed count, tokens and seconds per recipe."""
+        try:
+            return summarize_run(lab.store, int(run_id))
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
+    def export(run_id: int, format: str = "csv", summary: bool = False) -> str:
+        """Return a run's attempts (or, with summary=True, its per-recipe summary) as CSV or JSONL text."""
+        try:
+            if summary:
+                return export_summaries(lab.store, [int(run_id)], format)
+            return export_attempts(lab.store, int(run_id), format)
+        except InputError as error:
+            raise gr.Error(str(error)) from None
+
     gr.api(compare, api_name="compare", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+    gr.api(benchmark, api_name="benchmark", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+    gr.api(benchmark_summary, api_name="benchmark_summary")
+    gr.api(export, api_name="export")
     gr.api(history, api_name="history")
     gr.api(attempt, api_name="attempt")
     gr.api(model_info, api_name="model_info", concurrency_id=MODEL_EVENTS, concurrency_limit=1)

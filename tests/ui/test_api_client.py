@@ -1,5 +1,7 @@
 """The named API endpoints, called with gradio_client against the launched app."""
 
+import json
+
 import pytest
 from gradio_client import Client
 
@@ -14,7 +16,8 @@ def client(launched_app):
 
 def test_endpoints_are_named(client):
     endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
-    assert {"/compare", "/history", "/attempt", "/model_info", "/load_model"} <= set(endpoints)
+    assert {"/compare", "/history", "/attempt", "/model_info", "/load_model", "/benchmark", "/benchmark_summary",
+            "/export"} <= set(endpoints)
 
 
 def test_compare_then_read_history(client):
@@ -84,3 +87,31 @@ def test_cancelled_job_stops_run(client, launched_app):
     while lab.store.get_run(run_id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.2)
     assert lab.store.get_run(run_id).status == "cancelled"
+
+
+def test_benchmark_then_summary_and_export(client, launched_app):
+    _, lab = launched_app
+    job = client.submit(family="chain_sum", first_seed=5, count=2,
+                        recipes="baseline:max_new_tokens=12\nsearch:n=2,max_new_tokens=12", api_name="/benchmark")
+    summary = job.result()
+    outputs = job.outputs()
+    run_id = summary["run_id"]
+
+    assert summary["status"] == "finished"
+    assert [recipe["recipe"] for recipe in summary["recipes"]] == ["baseline(max_new_tokens=12)",
+                                                                    "search(n=2, max_new_tokens=12)"]
+    assert all(output["run_id"] == run_id for output in outputs[:-1])
+    assert client.predict(run_id=run_id, api_name="/benchmark_summary") == summary
+
+    exported = client.predict(run_id=run_id, format="jsonl", api_name="/export")
+    rows = [json.loads(line) for line in exported.splitlines()]
+    assert [row["attempt_id"] for row in rows] == [attempt.id for attempt in lab.store.run_attempts(run_id)]
+    with pytest.raises(Exception, match="No run with id"):
+        client.predict(run_id=987654, api_name="/export")
+
+
+def test_benchmark_above_threshold_needs_confirm(client, monkeypatch):
+    monkeypatch.setenv("LRM_LAB_CONFIRM_SECONDS", "0")
+
+    with pytest.raises(Exception, match="confirm=True"):
+        client.predict(family="chain_sum", count=1, recipes="baseline", api_name="/benchmark")
