@@ -20,7 +20,8 @@ from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
 from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, run_in_worker
 from lrm_lab.service.environment import package_versions
-from lrm_lab.store import ItemAlreadyStoredError, QuestionRecord, Store
+from lrm_lab.service.questions import question_from_record
+from lrm_lab.store import ItemAlreadyStoredError, Store
 from lrm_lab.tasks import mathcheck
 from lrm_lab.tasks.families import make_question
 from lrm_lab.tasks.question import Question
@@ -191,19 +192,6 @@ def load_plan(store: Store, run_id: int) -> BenchmarkPlan:
     recipes = tuple(recipe_from_json(data) for data in settings["recipes"])
     return BenchmarkPlan(tuple(questions), tuple(settings["question_labels"]), recipes, settings["repeats"],
                          run.seed or 0, settings["questions"])
-
-
-def question_from_record(record: QuestionRecord) -> Question:
-    return Question(
-        text=record.text,
-        reference=record.reference,
-        source=record.source,
-        family=record.family,
-        settings=record.settings,
-        seed=record.seed,
-        entry=record.entry,
-        answer_kind=record.answer_kind,
-    )
 
 
 def run_benchmark(

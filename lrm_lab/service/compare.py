@@ -18,7 +18,13 @@ from lrm_lab.store import Store
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Verdict
-from lrm_lab.techniques import Progress, RunContext, Technique, TechniqueResult, get_technique
+from lrm_lab.techniques import (
+    Progress,
+    RunContext,
+    Technique,
+    TechniqueResult,
+    get_technique,
+)
 from lrm_lab.techniques.options import parse_options
 from lrm_lab.techniques.recipe import recipe_label
 

@@ -7,8 +7,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from lrm_lab.errors import InputError
-from lrm_lab.store import RUN_KINDS, AttemptRecord, QuestionRecord, Store
-from lrm_lab.tasks.question import Question
+from lrm_lab.store import RUN_KINDS, AttemptRecord, Store
 
 HISTORY_COLUMNS = [
     "id", "time (UTC)", "run", "model", "technique", "recipe", "family", "question", "answer", "verdict", "tokens",
@@ -118,20 +117,6 @@ def load_attempt(store: Store, attempt_id: int | float | str | None) -> AttemptR
     if record is None:
         raise InputError(f"No attempt with id {identifier}. Refresh the history to see the stored ones.")
     return record
-
-
-def question_from_record(record: QuestionRecord) -> Question:
-    """Rebuild the Question that a stored question was made from, entry and answer kind included."""
-    return Question(
-        text=record.text,
-        reference=record.reference,
-        source=record.source,
-        family=record.family,
-        settings=dict(record.settings),
-        seed=record.seed,
-        entry=record.entry,
-        answer_kind=record.answer_kind,
-    )
 
 
 def parse_id(value: int | float | str | None, name: str, optional: bool = False) -> int | None:

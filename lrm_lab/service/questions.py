@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lrm_lab.errors import InputError
+from lrm_lab.store import QuestionRecord
 from lrm_lab.tasks.families import make_question, parse_settings, typed_question
 from lrm_lab.tasks.question import Question
 
@@ -31,3 +32,17 @@ def build_question(
     if question_seed is None:
         raise InputError("Give a question seed: a whole number such as 0.")
     return make_question(family, settings or {}, question_seed)
+
+
+def question_from_record(record: QuestionRecord) -> Question:
+    """Rebuild the Question that a stored question was made from, entry and answer kind included."""
+    return Question(
+        text=record.text,
+        reference=record.reference,
+        source=record.source,
+        family=record.family,
+        settings=dict(record.settings),
+        seed=record.seed,
+        entry=record.entry,
+        answer_kind=record.answer_kind,
+    )

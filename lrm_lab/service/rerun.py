@@ -8,9 +8,14 @@ from typing import Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.catalog import EMBEDDED
-from lrm_lab.service.compare import CompareRequest, CompareUpdate, plan_comparison, run_comparison
-from lrm_lab.service.history import question_from_record
+from lrm_lab.service.compare import (
+    CompareRequest,
+    CompareUpdate,
+    plan_comparison,
+    run_comparison,
+)
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.questions import question_from_record
 from lrm_lab.store import AttemptRecord, RunRecord, Store
 
 # Run fields that change what a model generates. A re-run that differs in one is not an exact repeat.

@@ -11,7 +11,8 @@ from collections import Counter
 from typing import Any
 
 from lrm_lab.errors import InputError
-from lrm_lab.service.history import parse_id, question_from_record
+from lrm_lab.service.history import parse_id
+from lrm_lab.service.questions import question_from_record
 from lrm_lab.store import AttemptRecord, Store
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION
 from lrm_lab.tasks.verdict import Verdict

@@ -17,10 +17,9 @@ from lrm_lab.service.history import (
     history_rows,
     load_attempt,
     parse_id,
-    question_from_record,
     run_rows,
 )
-from lrm_lab.service.questions import build_question
+from lrm_lab.service.questions import build_question, question_from_record
 from lrm_lab.tasks.question import Question
 
 QUESTION = Question(text="What is 6 * 7?", reference="42", source="typed")
