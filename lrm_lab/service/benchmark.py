@@ -85,7 +85,7 @@ class BenchmarkPlan:
         return len(self.questions) * len(self.recipes) * self.repeats
 
     def items(self) -> Iterator[Item]:
-        """Every item, question by question, so that partial results cover whole questions."""
+        """Yield every item, question by question, so that partial results cover whole questions."""
         for question in range(len(self.questions)):
             for recipe in range(len(self.recipes)):
                 for repeat in range(self.repeats):
@@ -200,7 +200,7 @@ def run_benchmark(
     """Run every item of the run that has no stored attempt yet, yielding progress as it goes.
 
     Works for a new run and for a resumed one alike. Setting ``cancel`` stops the running item
-    within one decoding step; its partial attempt is stored as cancelled without an item key,
+    within one decoding step. Its partial attempt is stored as cancelled without an item key,
     so a later resume runs that item again.
     """
     cancel = cancel or threading.Event()

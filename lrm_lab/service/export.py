@@ -1,7 +1,7 @@
 """Export stored attempts and run summaries as CSV or JSONL, with each run's reproducibility record.
 
 Every attempt row carries its run's record (model, revision, device, dtype, seed, settings, chat
-template hash, package versions), so a row read alone still says how to reproduce it. In CSV,
+template hash, package versions), so a row read alone still records how to reproduce it. In CSV,
 the JSON-valued columns hold JSON text; `read_export` turns both formats back into the same rows.
 """
 
@@ -41,7 +41,7 @@ TEXT_COLUMNS = {"created_at", "technique", "question", "verdict", "extractor_ver
 
 
 def run_record(run: RunRecord) -> dict[str, Any]:
-    """The reproducibility record of a run, as export columns."""
+    """Return the reproducibility record of a run as export columns."""
     return {
         "run_kind": run.kind,
         "run_status": run.status,

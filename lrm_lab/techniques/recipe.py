@@ -40,7 +40,7 @@ class Recipe:
 
 
 def make_recipe(technique: str, values: dict[str, Any] | None = None) -> Recipe:
-    """Build a one-technique recipe from raw option values and name it by its non-default options."""
+    """Build a one-technique recipe from raw option values, labelled by recipe_label."""
     found = get_technique(technique)
     options = parse_options(found.options_type, values, technique)
     return Recipe((technique,), {technique: options}, recipe_label(technique, options))
@@ -95,7 +95,7 @@ def _format(value: Any) -> str:
 
 
 def recipe_json(recipe: Recipe) -> dict[str, Any]:
-    """The recipe as plain JSON, as stored in a benchmark run's settings."""
+    """Return the recipe as plain JSON, as stored in a benchmark run's settings."""
     return {
         "label": recipe.label,
         "techniques": list(recipe.techniques),

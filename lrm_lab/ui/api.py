@@ -117,7 +117,7 @@ def register_api(lab: Lab) -> None:
     ) -> Iterator[dict]:
         """Run recipes over family questions, or resume a stored run; the last output is the run's summary.
 
-        `recipes` holds one recipe per line, such as "baseline" and "search:n=8". A run whose estimate
+        `recipes` contains one recipe per line, such as "baseline" and "search:n=8". A run whose estimate
         is above the time threshold starts only with `confirm=True`. Earlier outputs report
         progress as {"run_id", "done", "total", "message"}; cancelling the job stops the run, and
         `resume_run_id` continues it later.
