@@ -94,11 +94,11 @@ def build_benchmark_tab(lab: Lab):
                 "counted on their own. Errors are left out. Recipes marked as using the reference answer are an upper "
                 "bound, not a method.")
     with gr.Row():
-        accuracy_plot = gr.Plot(label="Accuracy per recipe", elem_id="bench-accuracy-plot")
-        compute_plot = gr.Plot(label="Accuracy against compute", elem_id="bench-compute-plot")
+        accuracy_plot = gr.Plot(label="Accuracy per recipe", show_label=False, elem_id="bench-accuracy-plot")
+        compute_plot = gr.Plot(label="Accuracy against compute", show_label=False, elem_id="bench-compute-plot")
     with gr.Row():
-        scaling_plot = gr.Plot(label="Accuracy against N", elem_id="bench-scaling-plot")
-        grid_plot = gr.Plot(label="Which recipe solved which question", elem_id="bench-grid-plot")
+        scaling_plot = gr.Plot(label="Accuracy against N", show_label=False, elem_id="bench-scaling-plot")
+        grid_plot = gr.Plot(label="Which recipe solved which question", show_label=False, elem_id="bench-grid-plot")
     with gr.Row():
         export_format = gr.Radio(["csv", "jsonl"], value="csv", label="Export format", key="bench-export-format")
         export_attempts_button = gr.Button("Export attempts", size="sm", elem_id="bench-export-attempts")
