@@ -30,6 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+INTERRUPTED = 130  # the shell's exit status after Ctrl-C
+
 COMMANDS = {
     "compare": compare.run,
     "history": history.run_history,
@@ -53,3 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        # Attempts are committed as they finish, so an interrupt loses only the running one.
+        print("Interrupted.", file=sys.stderr)
+        return INTERRUPTED

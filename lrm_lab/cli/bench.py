@@ -117,7 +117,10 @@ def _read_question_file(path: Path):
 def _confirm() -> bool:
     if not sys.stdin.isatty():
         return False
-    return input("Start it? [y/N] ").strip().lower() in ("y", "yes")
+    try:
+        return input("Start it? [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:  # Ctrl-D at the prompt
+        return False
 
 
 def _run_with_progress(run_id: int, model, lab, hide: bool) -> str:
