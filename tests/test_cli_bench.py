@@ -63,7 +63,7 @@ def test_bench_file_then_resume_and_export(tmp_path):
         (["bench", "--family", "basic_arithmetic", "--technique", "search", "--technique", "search"], "appears twice"),
         (["bench", "--family", "basic_arithmetic", "--repeats", "0"], "Repeats"),
         (["bench", "--file", "/no/such/file.jsonl"], "Cannot read"),
-        (["bench", "--resume", "999"], "No benchmark run with id 999"),
+        (["bench", "--resume", "999"], "No run with id 999"),
         (["export", "--run", "999"], "No run with id 999"),
         (["export", "--run", "1", "--format", "xlsx"], "invalid choice"),
     ],

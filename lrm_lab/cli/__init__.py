@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from lrm_lab.cli import bench, compare, history
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     except ModelLoadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
+    except BrokenPipeError:
+        # The reader of stdout (such as `head`) closed it: stop quietly, as Unix tools do.
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  (so that the exit flush cannot fail again)
+        return 0
     except KeyboardInterrupt:
         # Attempts are committed as they finish, so an interrupt loses only the running one.
         print("Interrupted.", file=sys.stderr)

@@ -38,7 +38,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--technique", action="append", metavar="RECIPE", help="a recipe to run; repeat for several (default baseline)")
     bench.add_argument("--repeats", type=int, default=1, help="attempts per question and recipe, with seeds seed, seed+1, ...")
     bench.add_argument("--seed", type=int, default=0, help="sampling seed of the first repeat")
-    bench.add_argument("--model", default="embedded", help="embedded, a hub id, a model folder or a .gguf file")
+    bench.add_argument("--model", help="embedded (the default), a hub id, a model folder or a .gguf file; "
+                       "with --resume, the run's own model")
     bench.add_argument("--yes", action="store_true", help="start without asking, even above the time threshold")
     bench.add_argument("--json", action="store_true", help="print the summary as one JSON object to stdout")
     bench.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
@@ -53,20 +54,23 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 def run_bench(args: argparse.Namespace) -> int:
     from lrm_lab.service.benchmark import load_plan, plan_benchmark, start_benchmark
-    from lrm_lab.service.estimate import estimate_benchmark
+    from lrm_lab.service.estimate import confirm_threshold, estimate_benchmark
     from lrm_lab.service.lab import Lab
 
+    confirm_threshold()  # reject an invalid LRM_LAB_CONFIRM_SECONDS before the model loads
     lab = Lab()
     if args.resume is not None:
         plan, run_id = load_plan(lab.store, args.resume), args.resume
         stored = frozenset(a.item for a in lab.store.run_attempts(run_id) if a.item is not None)
         model_id = lab.store.get_run(run_id).model_id
+        if args.model is not None and args.model != model_id:
+            raise InputError(f"Run {run_id} used the model {model_id}; resume it without --model, or with --model {model_id}.")
         if len(stored) == plan.total:
             print(f"Run {run_id} has every attempt stored already.", file=sys.stderr)
             _print_summary(lab.store, run_id, args.json)
             return 0
     else:
-        plan, run_id, stored, model_id = plan_benchmark(_request(args)), None, frozenset(), args.model
+        plan, run_id, stored, model_id = plan_benchmark(_request(args)), None, frozenset(), args.model or "embedded"
 
     print(f"Loading {model_id} ...", file=sys.stderr)
     model = lab.slot.load(model_id)

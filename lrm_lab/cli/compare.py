@@ -67,7 +67,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from lrm_lab.service.compare import CompareRequest, comparison_json, plan_comparison, run_comparison
+    from lrm_lab.service.compare import (
+        CompareRequest,
+        comparison_json,
+        plan_comparison,
+        run_comparison,
+    )
     from lrm_lab.service.lab import Lab
     from lrm_lab.service.questions import build_question
 

@@ -82,14 +82,18 @@ class BenchmarkPlan:
 
     @property
     def total(self) -> int:
-        return len(self.questions) * len(self.recipes) * self.repeats
+        return len(self.questions) * sum(self.repeats_of(recipe) for recipe in self.recipes)
+
+    def repeats_of(self, recipe: Recipe) -> int:
+        """Return the repeats of a recipe: 1 for one that does not sample, since every repeat would be the same."""
+        return self.repeats if recipe.sampled else 1
 
     def items(self) -> Iterator[Item]:
         """Yield every item, question by question, so that partial results cover whole questions."""
         for question in range(len(self.questions)):
-            for recipe in range(len(self.recipes)):
-                for repeat in range(self.repeats):
-                    yield Item(question, recipe, repeat)
+            for index, recipe in enumerate(self.recipes):
+                for repeat in range(self.repeats_of(recipe)):
+                    yield Item(question, index, repeat)
 
 
 @dataclass
@@ -180,8 +184,10 @@ def start_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store) -> i
 def load_plan(store: Store, run_id: int) -> BenchmarkPlan:
     """Rebuild a stored benchmark's plan from its run settings and stored questions."""
     run = store.get_run(run_id)
-    if run is None or run.kind != "benchmark":
-        raise InputError(f"No benchmark run with id {run_id}. `python -m lrm_lab runs --kind benchmark` lists them.")
+    if run is None:
+        raise InputError(f"No run with id {run_id}. The stored benchmark runs are listed by `runs --kind benchmark`.")
+    if run.kind != "benchmark":
+        raise InputError(f"Run {run_id} is a {run.kind} run; summaries and resume exist only for benchmark runs.")
     settings = run.settings
     questions = []
     for question_id in settings["question_ids"]:

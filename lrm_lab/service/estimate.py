@@ -2,13 +2,14 @@
 
 For a recipe with at least MIN_STORED_ATTEMPTS stored attempts on this model and device, the
 estimate is their mean seconds and tokens. Otherwise the model decodes CALIBRATION_TOKENS tokens
-once, and each attempt is assumed to run to max_new_tokens: an upper bound, because most answers
-stop earlier.
+once, and each attempt is assumed to run to max_new_tokens. Most answers stop earlier, so this
+usually overestimates, but a machine busier during the run than during the measurement is slower.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -82,9 +83,12 @@ def confirm_threshold() -> float:
     if not raw:
         return DEFAULT_CONFIRM_SECONDS
     try:
-        return float(raw)
+        seconds = float(raw)
     except ValueError:
-        raise InputError(f"{CONFIRM_SECONDS_VARIABLE} must be a number of seconds, got {raw!r}.") from None
+        seconds = math.nan
+    if not seconds >= 0:  # also rejects NaN, which would turn confirmation off
+        raise InputError(f"{CONFIRM_SECONDS_VARIABLE} must be a number of seconds >= 0, got {raw!r}.")
+    return seconds
 
 
 def estimate_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store, skip: frozenset[str] = frozenset()) -> Estimate:
@@ -104,7 +108,7 @@ def estimate_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store, s
         steps = recipe.max_new_tokens
         seconds = steps * decode_step_seconds(model) * (1 + BATCH_STEP_COST * (recipe.samples - 1))
         estimates.append(RecipeEstimate(recipe.label, count, count * steps * recipe.samples, count * seconds,
-                                        "upper bound from a decoding measurement: every sample runs to max_new_tokens"))
+                                        "from a decoding measurement, assuming every sample runs to max_new_tokens"))
     return Estimate(tuple(estimates), confirm_threshold())
 
 

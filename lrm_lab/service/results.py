@@ -54,6 +54,8 @@ def _recipe_summary(recipe: dict[str, Any], uses_reference: bool, attempts: list
     scored = [a for a in attempts if a.verdict in SCORED_VERDICTS]
     correct = sum(a.verdict == "correct" for a in scored)
     n = len(scored)
+    # NOTE: with repeats, the attempts at one question count as independent observations, so the
+    # interval is narrower than one computed over questions would be.
     low, high = wilson_interval(correct, n) if n else (None, None)
     return {
         "recipe": recipe["label"],

@@ -13,7 +13,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
+
+from lrm_lab.errors import InputError
 
 DATABASE_URL_VARIABLE = "LRM_LAB_DATABASE_URL"
 MIGRATIONS_PATH = Path(__file__).resolve().parent / "migrations"
@@ -36,6 +39,13 @@ def database_url() -> str:
     """
     url = os.environ.get(DATABASE_URL_VARIABLE)
     if url:
+        try:
+            make_url(url)
+        except ArgumentError:
+            raise InputError(
+                f"{DATABASE_URL_VARIABLE} is not a valid database URL: {url!r}. "
+                "Write it like sqlite:////absolute/path/lab.db."
+            ) from None
         return url
 
     storage = REPOSITORY_ROOT / "storage"

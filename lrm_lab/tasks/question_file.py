@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import logging
+import math
 import re
 import sys
 from dataclasses import dataclass
@@ -284,6 +285,8 @@ def _reference(record: dict[str, Any]) -> str:
     value = record["answer"]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise InputError(f"'answer' must be a string or a number, not {_describe(value)}.")
+    if isinstance(value, float) and not math.isfinite(value):  # 1e400 overflows to inf when parsed
+        raise InputError("'answer' is a number too large for a float. Write it as a string, such as \"1e400\".")
 
     # NOTE: str() writes large and small floats in exponent notation, such as 1e+20, which
     # typed_question classifies as a text answer rather than a number.

@@ -18,6 +18,7 @@ TECHNIQUES: dict[str, Technique] = {
             options_type=BaselineOptions,
             run=run_baseline,
             rescore=rescore_baseline,
+            sampled=False,  # greedy decoding gives the same answer for every seed
         ),
         Technique(
             name="search",

@@ -35,6 +35,11 @@ class Recipe:
     def max_new_tokens(self) -> int:
         return max(getattr(options, "max_new_tokens", 0) for options in self.options.values())
 
+    @property
+    def sampled(self) -> bool:
+        """Whether any of the recipe's techniques samples, so that repeats can differ."""
+        return any(get_technique(name).sampled for name in self.techniques)
+
     def uses_reference(self) -> bool:
         return any(getattr(options, "strategy", None) == "best_of_n_oracle" for options in self.options.values())
 
@@ -68,11 +73,15 @@ def parse_recipe(spec: str, defaults: dict[str, Any] | None = None) -> Recipe:
 
     known = {field.name for field in option_fields(TECHNIQUES[name].options_type)}
     values = {key: value for key, value in (defaults or {}).items() if key in known and value is not None}
+    given: set[str] = set()
     for pair in filter(None, (part.strip() for part in settings.split(","))):
         key, equals, value = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not equals or not key or not value.strip():
             raise InputError(f"Recipe {spec!r}: write each setting as OPTION=VALUE, got {pair!r}.")
+        if key in given:
+            raise InputError(f"Recipe {spec!r} sets {key} twice. Give each option once.")
+        given.add(key)
         values[key] = value.strip()
     return make_recipe(name, values)
 

@@ -44,6 +44,9 @@ class Technique:
     run: RunFn
     # Re-extracts and re-checks a stored attempt without the model, or None when the technique cannot.
     rescore: RescoreFn | None = None
+    # Whether the technique samples, so that repeats with other seeds can give other answers.
+    # A benchmark runs a technique that does not sample once per question, whatever its repeats.
+    sampled: bool = True
 
     @cached_property
     def explanation(self) -> str:

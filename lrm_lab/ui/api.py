@@ -144,7 +144,7 @@ def register_api(lab: Lab) -> None:
     def benchmark_summary(run_id: int) -> dict:
         """Return a benchmark run's accuracy, Wilson interval, unparsed count, tokens and seconds per recipe."""
         try:
-            return summarize_run(lab.store, int(run_id))
+            return summarize_run(lab.store, _run_id(run_id))
         except InputError as error:
             raise gr.Error(str(error)) from None
 
@@ -152,8 +152,8 @@ def register_api(lab: Lab) -> None:
         """Return a run's attempts (or, with summary=True, its per-recipe summary) as CSV or JSONL text."""
         try:
             if summary:
-                return export_summaries(lab.store, [int(run_id)], format)
-            return export_attempts(lab.store, int(run_id), format)
+                return export_summaries(lab.store, [_run_id(run_id)], format)
+            return export_attempts(lab.store, _run_id(run_id), format)
         except InputError as error:
             raise gr.Error(str(error)) from None
 
@@ -165,6 +165,13 @@ def register_api(lab: Lab) -> None:
     gr.api(attempt, api_name="attempt")
     gr.api(model_info, api_name="model_info", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
     gr.api(load_model, api_name="load_model", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+
+
+def _run_id(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"A run id is a whole number, got {value!r}.") from None
 
 
 def _parse_options(text: str) -> dict:

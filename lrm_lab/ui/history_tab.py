@@ -203,8 +203,9 @@ def attempt_header(record: dict) -> str:
     return (
         f"**Attempt #{record['id']}** · {record['technique']}{recipe} · run #{record['run_id']} · "
         f"{record['created_at'][:19]} · model `{record['model_id']}`\n\n"
-        f"**Question:** {question['text']}\n\n"
-        f"**Answer:** `{record['answer']}` {render.verdict_badge(record['verdict'])} · reference `{reference}` · "
+        f"**Question:** {render.escape_markdown(question['text'])}\n\n"
+        f"**Answer:** {render.escape_markdown(str(record['answer']))} {render.verdict_badge(record['verdict'])} · "
+        f"reference {render.escape_markdown(reference)} · "
         f"{record['completion_tokens']} tokens · {record['seconds']:.1f} s · seed {record['seed']}"
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 from lrm_lab.models.base import ModelInfo
 from lrm_lab.service.compare import ColumnState
@@ -40,14 +41,23 @@ def model_markdown(info: ModelInfo | None, error: str | None = None) -> str:
     return text
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def escape_markdown(text: str) -> str:
+    """Escape HTML and Markdown syntax, so that user or model text shows exactly as written."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(text, quote=False))
+
+
 def question_markdown(question: Question) -> str:
     if question.source == "reasoning_gym":
         origin = f"reasoning-gym `{question.family}`, seed {question.seed}, settings `{question.settings}`"
     else:
         origin = "typed by you"
     reference = question.reference if question.reference is not None else "none (verdicts will be unverified)"
-    quoted = "\n".join(f"> {line}" if line else ">" for line in question.text.splitlines())
-    return f"**Question** ({origin})\n\n{quoted}\n\n**Reference answer** (used for the verdicts; no technique sees it except search's oracle verifier): `{reference}`"
+    quoted = "\n".join(f"> {escape_markdown(line)}" if line else ">" for line in question.text.splitlines())
+    return (f"**Question** ({origin})\n\n{quoted}\n\n**Reference answer** (used for the verdicts; no technique sees it "
+            f"except search's oracle verifier): {escape_markdown(reference)}")
 
 
 def verdict_badge(verdict: str) -> str:

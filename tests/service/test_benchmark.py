@@ -73,13 +73,13 @@ def test_summary_counts_unparsed_apart(store):
 
 def test_grid_places_each_attempt(store):
     backend = FakeBackend(["Answer: 2", "Answer: 2", "Answer: 4", "Answer: 5", "Answer: 8", "Answer: 0"])
-    run_id = start_benchmark(plan_benchmark(file_request(repeats=2, seed=7)), backend, store)
+    run_id = start_benchmark(plan_benchmark(file_request(("search:n=1",), repeats=2, seed=7)), backend, store)
     run_to_end(run_id, backend, store)
 
     grid = run_grid(store, run_id)
 
     assert grid["questions"] == ["sum-1-1", "sum-2-3", "sum-4-4"]
-    assert grid["recipes"] == ["baseline"]
+    assert grid["recipes"] == ["search(n=1)"]
     assert [row[0]["verdicts"] for row in grid["cells"]] == [["correct", "correct"], ["wrong", "correct"], ["correct", "wrong"]]
     assert [row[0]["correct"] for row in grid["cells"]] == [2, 1, 1]
     assert [a.seed for a in store.run_attempts(run_id)] == [7, 8] * 3
@@ -129,7 +129,8 @@ def test_resume_refuses_other_model(store, tiny):
         ({"questions": FamilySet("basic_arithmetic", {}, 0, 0)}, "number of questions"),
         ({"questions": FamilySet("basic_arithmetic", {}, -5, 3)}, "first question seed"),
         ({"questions": FamilySet("no_such_family", {}, 0, 3)}, "Unknown task family"),
-        ({"questions": FamilySet("basic_arithmetic", {}, 0, 2000), "repeats": 20}, "maximum is 20000"),
+        ({"questions": FamilySet("basic_arithmetic", {}, 0, 2000), "repeats": 20,
+          "recipes": (parse_recipe("search"),)}, "maximum is 20000"),
     ],
 )
 def test_plan_rejects_bad_request(change, words):
@@ -138,6 +139,19 @@ def test_plan_rejects_bad_request(change, words):
 
     with pytest.raises(InputError, match=words):
         plan_benchmark(BenchmarkRequest(**fields))
+
+
+def test_greedy_recipe_runs_once_despite_repeats(store):
+    plan = plan_benchmark(file_request(("baseline", "search:n=2"), repeats=3))
+    backend = FakeBackend(["Answer: 2"] * 21)  # 3 questions x (1 baseline + 3 repeats x 2 samples)
+    run_id = start_benchmark(plan, backend, store)
+
+    run_to_end(run_id, backend, store)
+    summary = summarize_run(store, run_id)
+
+    assert plan.total == 3 * (1 + 3)
+    assert [recipe["n"] for recipe in summary["recipes"]] == [3, 9]
+    assert not backend.outputs
 
 
 def test_family_set_labels_by_seed():

@@ -102,6 +102,7 @@ def test_bad_lines_reported_good_kept():
         ('{"question": "Q?", "answer": true}', "'answer' must be a string or a number, not true or false"),
         ('{"question": "Q?", "answer": [1, 2]}', "not an array"),
         ('{"question": "Q?", "answer": NaN}', "NaN is not a valid JSON number"),
+        ('{"question": "Q?", "answer": 1e400}', "too large for a float"),
         ('{"question": "Q?", "answer": -Infinity}', "-Infinity is not a valid JSON number"),
         ('{"question": "Q?", "answer": "1", "id": 1.5}', "'id' must be a string or an integer, not the number 1.5"),
         ('{"question": "Q?", "answer": "1", "id": false}', "'id' must be a string or an integer, not true or false"),

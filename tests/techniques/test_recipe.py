@@ -56,3 +56,13 @@ def test_json_round_trip_keeps_label():
 def test_bad_spec_rejected(spec, words):
     with pytest.raises(InputError, match=words):
         parse_recipe(spec)
+
+
+def test_option_given_twice_rejected():
+    with pytest.raises(InputError, match="sets n twice"):
+        parse_recipe("search:n=2,n=3")
+
+
+def test_sampled_follows_technique():
+    assert not parse_recipe("baseline").sampled
+    assert parse_recipe("search:n=1").sampled
