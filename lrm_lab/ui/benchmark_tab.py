@@ -20,7 +20,7 @@ from lrm_lab.tasks.question_file import MAX_FILE_BYTES, QuestionFile, parse_ques
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
 from lrm_lab.techniques.recipe import parse_recipe
-from lrm_lab.ui.compare_tab import MODEL_EVENTS, _stop, render_settings
+from lrm_lab.ui.compare_tab import MODEL_EVENTS, _stop, _whole, render_settings
 
 log = logging.getLogger(__name__)
 
@@ -260,9 +260,3 @@ def status_text(update) -> str:
     if update.eta_seconds is not None and update.status == "running":
         text += f" · about {format_duration(update.eta_seconds)} left"
     return text
-
-
-def _whole(value, name: str) -> int:
-    if value is None or float(value) != int(value):
-        raise InputError(f"The {name} must be a whole number, got {value!r}.")
-    return int(value)
