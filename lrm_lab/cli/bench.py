@@ -18,7 +18,7 @@ from lrm_lab.errors import InputError
 from lrm_lab.tasks.families import FAMILIES
 
 SUMMARY_KEYS = ("recipe", "n", "correct", "accuracy", "ci_low", "ci_high", "unparsed", "mean_tokens", "mean_seconds",
-                "errors", "uses_reference")
+                "errors", "uses_reference", "any_correct")
 INTERRUPTED = 130  # the shell's exit status after Ctrl-C
 
 

@@ -28,12 +28,12 @@ RUN_COLUMNS = (
 )
 SUMMARY_COLUMNS = (
     "run_id", "recipe", "n", "correct", "accuracy", "ci_low", "ci_high", "unparsed", "errors", "uses_reference",
-    "mean_tokens", "mean_seconds",
+    "any_correct", "mean_tokens", "mean_seconds",
 )
 JSON_COLUMNS = {"options", "details", "run_settings", "package_versions"}
 INT_COLUMNS = {"attempt_id", "run_id", "question_id", "seed", "completion_tokens", "run_seed", "n", "correct",
                "unparsed", "errors"}
-FLOAT_COLUMNS = {"score", "seconds", "accuracy", "ci_low", "ci_high", "mean_tokens", "mean_seconds"}
+FLOAT_COLUMNS = {"score", "seconds", "accuracy", "ci_low", "ci_high", "any_correct", "mean_tokens", "mean_seconds"}
 BOOL_COLUMNS = {"uses_reference"}
 # Text columns the store never leaves NULL; in CSV an empty cell of any other column reads back as None.
 TEXT_COLUMNS = {"created_at", "technique", "question", "verdict", "extractor_version", "trace", "run_kind",

@@ -69,9 +69,16 @@ def _recipe_summary(recipe: dict[str, Any], uses_reference: bool, attempts: list
         "unparsed": sum(a.verdict == "unparsed" for a in scored),
         "errors": sum(a.verdict == "error" for a in attempts),
         "uses_reference": uses_reference,
+        # Share of attempts with at least one correct sample (pass@N for search). It is graded with
+        # the reference answer after the fact, so it bounds what a perfect verifier could reach.
+        "any_correct": _share([a.any_correct for a in scored if a.any_correct is not None]),
         "mean_tokens": mean(a.completion_tokens for a in scored) if n else None,
         "mean_seconds": mean(a.seconds for a in scored) if n else None,
     }
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
 
 
 def run_grid(store: Store, run_id: int) -> dict[str, Any]:
@@ -90,7 +97,7 @@ def run_grid(store: Store, run_id: int) -> dict[str, Any]:
 
 
 SUMMARY_TABLE_COLUMNS = ["recipe", "n", "correct", "accuracy", "95% interval", "unparsed", "errors",
-                         "mean tokens", "mean seconds"]
+                         "mean tokens", "mean seconds", "any sample correct (uses the reference)"]
 
 
 def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
@@ -99,7 +106,7 @@ def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
     for recipe in summary["recipes"]:
         label = recipe["recipe"] + (" [uses the reference answer]" if recipe["uses_reference"] else "")
         if not recipe["n"]:
-            rows.append([label, 0, 0, "", "", recipe["unparsed"], recipe["errors"], "", ""])
+            rows.append([label, 0, 0, "", "", recipe["unparsed"], recipe["errors"], "", "", ""])
             continue
         rows.append([
             label,
@@ -111,6 +118,7 @@ def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
             recipe["errors"],
             round(recipe["mean_tokens"], 1),
             round(recipe["mean_seconds"], 2),
+            "" if recipe["any_correct"] is None else f"{recipe['any_correct']:.1%}",
         ])
     return rows
 

@@ -61,6 +61,9 @@ class AttemptSummary:
     completion_tokens: int
     seconds: float
     item: str | None = None  # benchmark work item; None in a comparison
+    # Whether any sample was correct (search's details["any_correct"], graded with the reference after
+    # the fact); None for techniques that store no such flag.
+    any_correct: bool | None = None
 
 
 @dataclass(frozen=True)

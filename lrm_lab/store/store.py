@@ -377,6 +377,7 @@ class Store:
                 AttemptRow.completion_tokens,
                 AttemptRow.seconds,
                 AttemptRow.item,
+                AttemptRow.details["any_correct"].as_boolean().label("any_correct"),
             )
             .join(AttemptRow.question)
             .order_by(AttemptRow.created_at.desc(), AttemptRow.id.desc())
@@ -416,6 +417,7 @@ class Store:
                 completion_tokens=row.completion_tokens,
                 seconds=row.seconds,
                 item=row.item,
+                any_correct=row.any_correct,
             )
             for row in rows
         ]

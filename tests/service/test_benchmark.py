@@ -71,6 +71,27 @@ def test_summary_counts_unparsed_apart(store):
     assert baseline["mean_tokens"] == pytest.approx((2 + 2 + 2) / 3)
 
 
+def test_summary_reports_any_sample_correct(store):
+    backend = FakeBackend(["Answer: 3", "Answer: 2", "Answer: 1", "Answer: 1", "Answer: 8", "no idea"])
+    run_id = start_benchmark(plan_benchmark(file_request(("search:n=2",))), backend, store)
+    run_to_end(run_id, backend, store)
+
+    (search,) = summarize_run(store, run_id)["recipes"]
+
+    assert search["accuracy"] == pytest.approx(1 / 3)  # the tied vote on the first question picks "3"
+    assert search["any_correct"] == pytest.approx(2 / 3)
+
+
+def test_summary_leaves_any_correct_empty_for_baseline(store):
+    backend = FakeBackend(["Answer: 2", "Answer: 5", "Answer: 8"])
+    run_id = start_benchmark(plan_benchmark(file_request()), backend, store)
+    run_to_end(run_id, backend, store)
+
+    (baseline,) = summarize_run(store, run_id)["recipes"]
+
+    assert baseline["any_correct"] is None
+
+
 def test_grid_places_each_attempt(store):
     backend = FakeBackend(["Answer: 2", "Answer: 2", "Answer: 4", "Answer: 5", "Answer: 8", "Answer: 0"])
     run_id = start_benchmark(plan_benchmark(file_request(("search:n=1",), repeats=2, seed=7)), backend, store)

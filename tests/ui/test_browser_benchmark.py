@@ -80,24 +80,25 @@ def test_benchmark_runs_and_exports(bench_page, launched_app, tmp_path):
 def test_stop_then_resume(bench_page, launched_app):
     page = bench_page
     _, lab = launched_app
-    type_value(page, "#bench-count input", "4")
-    type_value(page, "#bench-recipes textarea", "search:n=2,max_new_tokens=24")
+    # Six attempts of up to 48 tokens, so that the run is still going when Stop arrives.
+    type_value(page, "#bench-count input", "6")
+    type_value(page, "#bench-recipes textarea", "search:n=2,max_new_tokens=48")
 
     page.locator("#bench-run").click()
-    wait_for_status(page, "1 of 4 attempts stored")
+    wait_for_status(page, "1 of 6 attempts stored")
     page.locator("#bench-stop").click()
     status = wait_for_status(page, "Stopped")
     run_id = int(status.split("run #")[1].split()[0])
     stopped = [a.item for a in lab.store.run_attempts(run_id) if a.item]
 
     assert lab.store.get_run(run_id).status == "cancelled"
-    assert 1 <= len(stopped) < 4
+    assert 1 <= len(stopped) < 6
 
     page.locator("#bench-resume").click()
     status = wait_for_status(page, "Done")
     items = [a.item for a in lab.store.run_attempts(run_id) if a.item]
 
-    assert "4 of 4 attempts stored" in status
+    assert "6 of 6 attempts stored" in status
     assert sorted(items) == sorted(set(items))
     assert set(stopped) <= set(items)
     assert lab.store.get_run(run_id).status == "finished"
