@@ -18,8 +18,7 @@ from typing import Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
-from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, run_in_worker
-from lrm_lab.service.environment import package_versions
+from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, create_run, run_in_worker
 from lrm_lab.service.questions import question_from_record
 from lrm_lab.store import ItemAlreadyStoredError, Store
 from lrm_lab.tasks import mathcheck
@@ -160,25 +159,16 @@ def _build_questions(questions: FamilySet | QuestionFile) -> tuple[list[Question
 def start_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store) -> int:
     """Store the run and its questions, and return the run id; run it with run_benchmark."""
     question_ids = [store.add_question(question) for question in plan.questions]
-    return store.create_run(
-        kind="benchmark",
-        model_id=model.info.model_id,
-        model_revision=model.info.revision,
-        device=model.info.device,
-        dtype=model.info.dtype,
-        settings={
-            "questions": plan.source,
-            "question_ids": question_ids,
-            "question_labels": list(plan.labels),
-            "recipes": [recipe_json(recipe) for recipe in plan.recipes],
-            "repeats": plan.repeats,
-            "chat_template_hash": model.info.chat_template_hash,
-            # No technique writes memory yet; the field keeps runs comparable once one does.
-            "memory_writes": False,
-        },
-        seed=plan.seed,
-        package_versions=package_versions(),
-    )
+    settings = {
+        "questions": plan.source,
+        "question_ids": question_ids,
+        "question_labels": list(plan.labels),
+        "recipes": [recipe_json(recipe) for recipe in plan.recipes],
+        "repeats": plan.repeats,
+        # No technique writes memory yet; the field keeps runs comparable once one does.
+        "memory_writes": False,
+    }
+    return create_run(store, "benchmark", model, settings, plan.seed)
 
 
 def load_plan(store: Store, run_id: int) -> BenchmarkPlan:

@@ -160,19 +160,24 @@ def run_comparison(
 
 def _start_run(store: Store, request: CompareRequest, plan: list[tuple[Technique, Any]], model: ModelBackend) -> int:
     """Store the run with everything needed to reproduce it: model, revision, options, seed, versions."""
+    settings = {
+        "techniques": list(request.techniques),
+        "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
+        "rerun_of": request.rerun_of,
+    }
+    return create_run(store, "compare", model, settings, request.seed)
+
+
+def create_run(store: Store, kind: str, model: ModelBackend, settings: dict[str, Any], seed: int | None) -> int:
+    """Insert a run on ``model`` with its settings, the chat template hash and the package versions."""
     return store.create_run(
-        kind="compare",
+        kind=kind,
         model_id=model.info.model_id,
         model_revision=model.info.revision,
         device=model.info.device,
         dtype=model.info.dtype,
-        settings={
-            "techniques": list(request.techniques),
-            "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
-            "chat_template_hash": model.info.chat_template_hash,
-            "rerun_of": request.rerun_of,
-        },
-        seed=request.seed,
+        settings=settings | {"chat_template_hash": model.info.chat_template_hash},
+        seed=seed,
         package_versions=package_versions(),
     )
 
@@ -189,7 +194,7 @@ def run_in_worker(
 ) -> Iterator[UpdateT]:
     """Run one technique in a worker thread and relay its progress reports as ``update(message)`` values.
 
-    When the worker ends, ``column.result`` holds its result; an exception becomes a result
+    When the worker ends, ``column.result`` contains its result; an exception becomes a result
     with verdict "error".
     """
     reports: queue.Queue[Progress] = queue.Queue()

@@ -73,15 +73,15 @@ def parse_recipe(spec: str, defaults: dict[str, Any] | None = None) -> Recipe:
 
     known = {field.name for field in option_fields(TECHNIQUES[name].options_type)}
     values = {key: value for key, value in (defaults or {}).items() if key in known and value is not None}
-    given: set[str] = set()
+    keys_seen: set[str] = set()
     for pair in filter(None, (part.strip() for part in settings.split(","))):
         key, equals, value = pair.partition("=")
         key = key.strip().replace("-", "_")
         if not equals or not key or not value.strip():
             raise InputError(f"Recipe {spec!r}: write each setting as OPTION=VALUE, got {pair!r}.")
-        if key in given:
+        if key in keys_seen:
             raise InputError(f"Recipe {spec!r} sets {key} twice. Give each option once.")
-        given.add(key)
+        keys_seen.add(key)
         values[key] = value.strip()
     return make_recipe(name, values)
 
