@@ -90,7 +90,6 @@ def run_bench(args: argparse.Namespace) -> int:
 def _request(args: argparse.Namespace):
     from lrm_lab.service.benchmark import BenchmarkRequest, FamilySet
     from lrm_lab.tasks.families import parse_settings
-    from lrm_lab.tasks.question_file import parse_question_file
     from lrm_lab.techniques.recipe import parse_recipe
 
     defaults = {name: getattr(args, f"option_{name}") for name in option_flags() if name != "n"}

@@ -1,6 +1,8 @@
 """Run recipes over a set of questions, storing each attempt as it finishes, and resume stopped runs.
 
-A benchmark is a list of items, one per (question, recipe, repeat). Each finished item is
+A benchmark is a list of items, one per (round, question, recipe, repeat). Rounds run the same
+questions again, so a recipe with memory can show a retry curve: what it wrote in one round is
+there to read in the next. Each finished item is
 committed with its item key, so a stopped run, or one whose process died, resumes by running
 only the items that have no stored attempt. The run's settings hold everything needed for
 that: the question ids in order, the recipes with their options, the repeats and the seed.
@@ -8,7 +10,6 @@ that: the question ids in order, the recipes with their options, the repeats and
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -18,7 +19,21 @@ from typing import Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
-from lrm_lab.service.compare import MAX_SEED, ColumnState, attempt_fields, create_run, run_in_worker
+from lrm_lab.service.compare import (
+    MAX_SEED,
+    ColumnState,
+    attempt_fields,
+    column_title,
+    create_run,
+    memory_run_settings,
+    run_in_worker,
+)
+from lrm_lab.service.memory import (
+    MemoryBank,
+    MemorySettings,
+    check_namespace,
+    remember_if_verified,
+)
 from lrm_lab.service.questions import question_from_record
 from lrm_lab.store import ItemAlreadyStoredError, Store
 from lrm_lab.tasks import mathcheck
@@ -26,8 +41,12 @@ from lrm_lab.tasks.families import make_question
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.question_file import QuestionFile
 from lrm_lab.tasks.verdict import Verdict
-from lrm_lab.techniques import get_technique
-from lrm_lab.techniques.recipe import Recipe, recipe_from_json, recipe_json
+from lrm_lab.techniques.recipe import (
+    Recipe,
+    attempt_options,
+    recipe_from_json,
+    recipe_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +54,7 @@ MAX_QUESTIONS = 2000
 MAX_REPEATS = 20
 MAX_RECIPES = 12
 MAX_ITEMS = 20_000
+MAX_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -53,19 +73,29 @@ class BenchmarkRequest:
     recipes: tuple[Recipe, ...]
     repeats: int = 1
     seed: int = 0  # sampling seed of repeat 0; repeat k samples with seed + k
+    rounds: int = 1  # times the whole set runs, in order; memory written in a round is read in the next
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
 
 @dataclass(frozen=True)
 class Item:
-    """One unit of work: a recipe's attempt at a question, for one repeat."""
+    """One unit of work: a recipe's attempt at a question, for one repeat of one round."""
 
     question: int  # index into the plan's questions
     recipe: int  # index into the plan's recipes
     repeat: int
+    round: int = 0
 
     @property
     def key(self) -> str:
-        return f"q{self.question}/r{self.recipe}/k{self.repeat}"
+        """The stored item key, "q<question>/r<recipe>/k<repeat>", after "t<round>/" from the second round on."""
+        key = f"q{self.question}/r{self.recipe}/k{self.repeat}"
+        return f"t{self.round}/{key}" if self.round else key
+
+
+def item_round(key: str) -> int:
+    """Return the round (0 for the first) of a stored item key."""
+    return int(key[1:key.index("/")]) if key.startswith("t") else 0
 
 
 @dataclass(frozen=True)
@@ -78,21 +108,23 @@ class BenchmarkPlan:
     repeats: int
     seed: int
     source: dict[str, Any]  # where the questions came from, stored in the run's settings
+    rounds: int = 1
 
     @property
     def total(self) -> int:
-        return len(self.questions) * sum(self.repeats_of(recipe) for recipe in self.recipes)
+        return self.rounds * len(self.questions) * sum(self.repeats_of(recipe) for recipe in self.recipes)
 
     def repeats_of(self, recipe: Recipe) -> int:
         """Return the repeats of a recipe: 1 for one that does not sample, since every repeat would be the same."""
         return self.repeats if recipe.sampled else 1
 
     def items(self) -> Iterator[Item]:
-        """Yield every item, question by question, so that partial results cover whole questions."""
-        for question in range(len(self.questions)):
-            for index, recipe in enumerate(self.recipes):
-                for repeat in range(self.repeats_of(recipe)):
-                    yield Item(question, index, repeat)
+        """Yield every item, round by round and question by question, so partial results cover whole questions."""
+        for round_index in range(self.rounds):
+            for question in range(len(self.questions)):
+                for index, recipe in enumerate(self.recipes):
+                    for repeat in range(self.repeats_of(recipe)):
+                        yield Item(question, index, repeat, round_index)
 
 
 @dataclass
@@ -121,15 +153,21 @@ def plan_benchmark(request: BenchmarkRequest) -> BenchmarkPlan:
         raise InputError(f"Recipe {duplicates[0]} appears twice; give each recipe once or change its settings.")
     if not (isinstance(request.repeats, int) and 1 <= request.repeats <= MAX_REPEATS):
         raise InputError(f"Repeats must be a whole number from 1 to {MAX_REPEATS}, got {request.repeats!r}.")
+    if not (isinstance(request.rounds, int) and 1 <= request.rounds <= MAX_ROUNDS):
+        raise InputError(f"Rounds must be a whole number from 1 to {MAX_ROUNDS}, got {request.rounds!r}.")
+    if request.memory.namespace:
+        check_namespace(request.memory.namespace)
     if not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED - MAX_REPEATS):
         raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED - MAX_REPEATS}, got {request.seed!r}.")
 
     questions, question_labels, source = _build_questions(request.questions)
-    plan = BenchmarkPlan(tuple(questions), tuple(question_labels), request.recipes, request.repeats, request.seed, source)
+    plan = BenchmarkPlan(tuple(questions), tuple(question_labels), request.recipes, request.repeats, request.seed,
+                         source, request.rounds)
     if plan.total > MAX_ITEMS:
         raise InputError(
             f"This benchmark has {plan.total} attempts ({len(questions)} questions x {len(request.recipes)} recipes "
-            f"x {request.repeats} repeats); the maximum is {MAX_ITEMS}. Use fewer questions or repeats."
+            f"x {request.repeats} repeats x {request.rounds} rounds); the maximum is {MAX_ITEMS}. "
+            "Use fewer questions, repeats or rounds."
         )
     return plan
 
@@ -156,18 +194,25 @@ def _build_questions(questions: FamilySet | QuestionFile) -> tuple[list[Question
     return built, [f"seed {seed}" for seed in seeds], source
 
 
-def start_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store) -> int:
-    """Store the run and its questions, and return the run id; run it with run_benchmark."""
+def start_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store,
+                    memory: MemorySettings | None = None) -> int:
+    """Store the run and its questions, and return the run id; run it with run_benchmark.
+
+    The run records whether memory writes are on and the namespace, which a resume reuses.
+    Only recipes that read memory write to it, so a recipe without memory stays a control.
+    """
+    memory = memory or MemorySettings()
     question_ids = [store.add_question(question) for question in plan.questions]
+    reads_memory = any(recipe.reads_memory for recipe in plan.recipes)
+    bank = MemoryBank(store, memory.resolve(model.info.model_id)) if reads_memory else None
     settings = {
         "questions": plan.source,
         "question_ids": question_ids,
         "question_labels": list(plan.labels),
         "recipes": [recipe_json(recipe) for recipe in plan.recipes],
         "repeats": plan.repeats,
-        # No technique writes memory yet; the field keeps runs comparable once one does.
-        "memory_writes": False,
-    }
+        "rounds": plan.rounds,
+    } | memory_run_settings(bank, memory)
     return create_run(store, "benchmark", model, settings, plan.seed)
 
 
@@ -187,7 +232,7 @@ def load_plan(store: Store, run_id: int) -> BenchmarkPlan:
         questions.append(question_from_record(record))
     recipes = tuple(recipe_from_json(data) for data in settings["recipes"])
     return BenchmarkPlan(tuple(questions), tuple(settings["question_labels"]), recipes, settings["repeats"],
-                         run.seed or 0, settings["questions"])
+                         run.seed or 0, settings["questions"], settings.get("rounds", 1))
 
 
 def run_benchmark(
@@ -205,6 +250,9 @@ def run_benchmark(
     if run.model_id != model.info.model_id:
         raise InputError(f"Run {run_id} used the model {run.model_id}, but {model.info.model_id} is loaded. Load {run.model_id} to resume it.")
     question_ids = run.settings["question_ids"]
+    namespace = run.settings.get("memory_namespace")
+    bank = MemoryBank(store, namespace) if namespace else None
+    writes = bool(run.settings.get("memory_writes")) and bank is not None
     stored = {attempt.item for attempt in store.run_attempts(run_id) if attempt.item is not None}
     todo = [item for item in plan.items() if item.key not in stored]
     if not todo and run.status == "finished":
@@ -236,18 +284,17 @@ def run_benchmark(
             if cancel.is_set():
                 break
             recipe, question = plan.recipes[item.recipe], plan.questions[item.question]
-            (name,) = recipe.techniques
-            column = ColumnState(name, recipe.label)
+            column = ColumnState(recipe.name, column_title(recipe), recipe.label)
             seed = plan.seed + item.repeat
-            message = f"{plan.labels[item.question]}: {recipe.label}" + (f", repeat {item.repeat + 1}" if plan.repeats > 1 else "")
-            yield from run_in_worker(get_technique(name), recipe.options[name], question, seed, model, cancel, column, lambda _, m=message: update(m))
+            message = _item_message(plan, item)
+            yield from run_in_worker(recipe, question, seed, model, cancel, column, lambda _, m=message: update(m), bank)
 
             result = column.result
             key = None if result.verdict == Verdict.CANCELLED else item.key
             try:
                 attempt_id = store.add_attempt(
-                    run_id=run_id, question_id=question_ids[item.question], technique=name,
-                    options=dataclasses.asdict(recipe.options[name]), seed=seed, model_id=model.info.model_id,
+                    run_id=run_id, question_id=question_ids[item.question], technique=recipe.name,
+                    options=attempt_options(recipe), seed=seed, model_id=model.info.model_id,
                     recipe=recipe.label, item=key, **attempt_fields(result),
                 )
             except ItemAlreadyStoredError:
@@ -258,8 +305,11 @@ def run_benchmark(
                 break
             done += 1
             finished_here += 1
+            # The learning stage: a memory recipe's verified answer is remembered for later items.
+            memory_id = remember_if_verified(bank, attempt_id) if writes and recipe.reads_memory else None
             last = {"attempt_id": attempt_id, "question": plan.labels[item.question], "recipe": recipe.label,
-                    "answer": result.answer, "verdict": str(result.verdict)}
+                    "round": item.round + 1, "answer": result.answer, "verdict": str(result.verdict),
+                    "memory_written": memory_id}
             yield update(f"{message}: {result.verdict}")
     except (GeneratorExit, KeyboardInterrupt):
         # The consumer went away (a closed tab, Ctrl-C in the CLI): the stored items stay.
@@ -279,3 +329,12 @@ def run_benchmark(
     final.status = status
     final.fraction = done / max(plan.total, 1)
     yield final
+
+
+def _item_message(plan: BenchmarkPlan, item: Item) -> str:
+    message = f"{plan.labels[item.question]}: {plan.recipes[item.recipe].label}"
+    if plan.repeats > 1:
+        message += f", repeat {item.repeat + 1}"
+    if plan.rounds > 1:
+        message = f"round {item.round + 1} of {plan.rounds}, {message}"
+    return message

@@ -1,4 +1,4 @@
-"""Run several techniques on one question, streaming their progress and storing every attempt."""
+"""Run several recipes on one question, streaming their progress and storing every attempt."""
 
 from __future__ import annotations
 
@@ -14,19 +14,19 @@ from typing import Any, TypeVar
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
 from lrm_lab.service.environment import package_versions
+from lrm_lab.service.memory import MemoryBank, MemorySettings, remember_if_verified
 from lrm_lab.store import Store
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques import (
+    MemorySource,
     Progress,
     RunContext,
-    Technique,
     TechniqueResult,
     get_technique,
 )
-from lrm_lab.techniques.options import parse_options
-from lrm_lab.techniques.recipe import recipe_label
+from lrm_lab.techniques.recipe import Recipe, attempt_options, make_recipe, run_recipe
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +36,18 @@ UpdateT = TypeVar("UpdateT")
 
 @dataclass
 class ColumnState:
-    """The state of one technique's column at a moment of the comparison."""
+    """The state of one recipe's column at a moment of the comparison."""
 
-    technique: str
+    technique: str  # the column's technique names joined by "+", such as "memory+search"
     title: str
+    recipe: str = ""  # the recipe label, such as "memory+search(n=8)"
     status: str = "waiting"  # waiting, running, done, failed or cancelled
     trace: str = ""
     candidates: tuple[str, ...] = ()
     fraction: float = 0.0
     result: TechniqueResult | None = None
     attempt_id: int | None = None
+    memory_id: int | None = None  # the memory written from this column's verified answer
 
 
 @dataclass
@@ -62,30 +64,42 @@ class CompareUpdate:
 
 @dataclass(frozen=True)
 class CompareRequest:
+    """A question and the columns to run on it.
+
+    Each entry of ``techniques`` is one column: a technique name, or several joined by "+" such
+    as "memory+search". ``options`` holds raw option values per technique name and applies to
+    every column that uses the technique.
+    """
+
     question: Question
     techniques: tuple[str, ...]
-    options: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw option values per technique
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
     seed: int | None = 0
     rerun_of: int | None = None  # the stored attempt this comparison repeats, recorded in the run's settings
+    memory: MemorySettings = field(default_factory=MemorySettings)
 
 
-def plan_comparison(request: CompareRequest) -> list[tuple[Technique, Any]]:
-    """Validate the request and parse each technique's options, before anything is stored."""
+def column_title(recipe: Recipe) -> str:
+    """Return a column's title, such as "Memory + Search", from the titles of the techniques named."""
+    shown = recipe.techniques if recipe.label.count("+") == len(recipe.techniques) - 1 else recipe.context
+    return " + ".join(get_technique(name).title for name in shown)
+
+
+def plan_comparison(request: CompareRequest) -> list[Recipe]:
+    """Validate the request and build each column's recipe, before anything is stored."""
     if not request.techniques:
         raise InputError("Tick at least one technique to compare.")
     if len(set(request.techniques)) != len(request.techniques):
         raise InputError("Each technique can appear once in a comparison.")
     if request.seed is not None and not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED):
         raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {request.seed!r}.")
-    unknown = set(request.options) - set(request.techniques)
+    named = {name for column in request.techniques for name in column.split("+")}
+    unknown = set(request.options) - named
     if unknown:
         raise InputError(f"Options were given for {', '.join(sorted(unknown))}, which is not ticked.")
-    plan = []
-    for name in request.techniques:
-        technique = get_technique(name)
-        plan.append((technique, parse_options(technique.options_type, request.options.get(name), name)))
-    for _, options in plan:
-        if getattr(options, "strategy", None) == "best_of_n_oracle" and request.question.reference is None:
+    plan = [make_recipe(column, request.options) for column in request.techniques]
+    for recipe in plan:
+        if recipe.uses_reference() and request.question.reference is None:
             raise InputError(
                 "The oracle verifier chooses with the reference answer, and this question has none: "
                 "give a reference answer or pick another search strategy."
@@ -96,16 +110,19 @@ def plan_comparison(request: CompareRequest) -> list[tuple[Technique, Any]]:
 def run_comparison(
     request: CompareRequest, model: ModelBackend, store: Store, cancel: threading.Event | None = None
 ) -> Iterator[CompareUpdate]:
-    """Run each technique in turn on the question; yield an update at every progress step.
+    """Run each column's recipe in turn on the question; yield an update at every progress step.
 
-    Every finished attempt is stored as soon as it has its verdict. Setting `cancel` stops the
-    running generation within one decoding step; techniques not yet started are not run.
+    Every finished attempt is stored as soon as it has its verdict. A column that reads memory
+    writes its answer to memory when it is verified correct, unless the request's memory writes
+    are off. Setting `cancel` stops the running generation within one decoding step; columns not
+    yet started are not run.
     """
     plan = plan_comparison(request)
     cancel = cancel or threading.Event()
-    columns = {technique.name: ColumnState(technique.name, technique.title) for technique, _ in plan}
+    columns = {column: ColumnState(recipe.name, column_title(recipe), recipe.label) for column, recipe in zip(request.techniques, plan)}
+    bank = MemoryBank(store, request.memory.resolve(model.info.model_id)) if any(r.reads_memory for r in plan) else None
 
-    run_id = _start_run(store, request, plan, model)
+    run_id = _start_run(store, request, plan, model, bank)
     question_id = store.add_question(request.question)
     status = "finished"
 
@@ -113,38 +130,41 @@ def run_comparison(
         fraction = sum(min(column.fraction, 1.0) for column in columns.values()) / len(columns)
         return CompareUpdate(request.question, columns, fraction, message, run_id, done)
 
-    def store_attempt(technique: Technique, options: Any) -> None:
-        column = columns[technique.name]
+    def store_attempt(name: str, recipe: Recipe) -> None:
+        column = columns[name]
         column.attempt_id = store.add_attempt(
             run_id=run_id,
             question_id=question_id,
-            technique=technique.name,
-            options=dataclasses.asdict(options),
+            technique=recipe.name,
+            options=attempt_options(recipe),
             seed=request.seed,
             model_id=model.info.model_id,
-            recipe=recipe_label(technique.name, options),
+            recipe=recipe.label,
             **attempt_fields(column.result),
         )
+        # The learning stage: a memory recipe's verified answer is remembered.
+        if bank is not None and recipe.reads_memory and request.memory.writes:
+            column.memory_id = remember_if_verified(bank, column.attempt_id)
 
     current = None
     try:
-        for technique, options in plan:
-            column = columns[technique.name]
+        for name, recipe in zip(request.techniques, plan):
+            column = columns[name]
             if cancel.is_set():
                 column.status = "cancelled"
                 continue
-            current = (technique, options)
+            current = (name, recipe)
             column.status = "running"
-            yield update(f"Running {technique.title}")
-            yield from run_in_worker(technique, options, request.question, request.seed, model, cancel, column, update)
-            store_attempt(technique, options)
+            yield update(f"Running {column.title}")
+            yield from run_in_worker(recipe, request.question, request.seed, model, cancel, column, update, bank)
+            store_attempt(name, recipe)
             current = None
-            yield update(f"{technique.title}: {column.result.verdict}")
+            yield update(f"{column.title}: {column.result.verdict}")
     except GeneratorExit:
         # The consumer went away (a closed tab, a dropped client): keep what the worker finished.
         cancel.set()
         status = "cancelled"
-        if current is not None and columns[current[0].name].result is not None:
+        if current is not None and columns[current[0]].result is not None:
             store_attempt(*current)
         raise
     except Exception:
@@ -158,14 +178,23 @@ def run_comparison(
     yield update("Stopped" if status == "cancelled" else "Done", done=True)
 
 
-def _start_run(store: Store, request: CompareRequest, plan: list[tuple[Technique, Any]], model: ModelBackend) -> int:
+def _start_run(store: Store, request: CompareRequest, plan: list[Recipe], model: ModelBackend,
+               bank: MemoryBank | None) -> int:
     """Store the run with everything needed to reproduce it: model, revision, options, seed, versions."""
     settings = {
         "techniques": list(request.techniques),
-        "options": {technique.name: dataclasses.asdict(options) for technique, options in plan},
+        "options": {name: dataclasses.asdict(options) for recipe in plan for name, options in recipe.options.items()},
         "rerun_of": request.rerun_of,
-    }
+    } | memory_run_settings(bank, request.memory)
     return create_run(store, "compare", model, settings, request.seed)
+
+
+def memory_run_settings(bank: MemoryBank | None, memory: MemorySettings) -> dict[str, Any]:
+    """Return what a run records about memory: whether it wrote, the namespace and its size at the start."""
+    if bank is None:
+        return {"memory_writes": False, "memory_namespace": None}
+    return {"memory_writes": memory.writes, "memory_namespace": bank.namespace,
+            "memory_entries_at_start": bank.store.count_memories(bank.namespace)}
 
 
 def create_run(store: Store, kind: str, model: ModelBackend, settings: dict[str, Any], seed: int | None) -> int:
@@ -183,33 +212,33 @@ def create_run(store: Store, kind: str, model: ModelBackend, settings: dict[str,
 
 
 def run_in_worker(
-    technique: Technique,
-    options: Any,
+    recipe: Recipe,
     question: Question,
     seed: int | None,
     model: ModelBackend,
     cancel: threading.Event,
     column: ColumnState,
     update: Callable[[str], UpdateT],
+    memory: MemorySource | None = None,
 ) -> Iterator[UpdateT]:
-    """Run one technique in a worker thread and relay its progress reports as ``update(message)`` values.
+    """Run one recipe in a worker thread and relay its progress reports as ``update(message)`` values.
 
     When the worker ends, ``column.result`` contains its result; an exception becomes a result
     with verdict "error".
     """
     reports: queue.Queue[Progress] = queue.Queue()
     outcome: dict[str, Any] = {}
-    context = RunContext(model=model, seed=seed, cancel=cancel, report=reports.put)
+    context = RunContext(model=model, seed=seed, cancel=cancel, report=reports.put, memory=memory)
 
     def work() -> None:
         start = time.perf_counter()
         try:
-            outcome["result"] = technique.run(question, options, context)
+            outcome["result"] = run_recipe(recipe, question, context)
         except Exception as error:  # shown in the column and stored with verdict "error"
-            log.exception("technique %s failed on %r", technique.name, question.text[:80])
-            outcome["result"] = error_result(technique.name, error, time.perf_counter() - start)
+            log.exception("recipe %s failed on %r", recipe.label, question.text[:80])
+            outcome["result"] = error_result(recipe.name, error, time.perf_counter() - start)
 
-    worker = threading.Thread(target=work, name=f"lrm-lab-{technique.name}", daemon=True)
+    worker = threading.Thread(target=work, name=f"lrm-lab-{recipe.name}", daemon=True)
     worker.start()
     try:
         while worker.is_alive() or not reports.empty():
@@ -220,7 +249,7 @@ def run_in_worker(
             while not reports.empty():  # skip to the newest report
                 progress = reports.get_nowait()
             column.trace, column.candidates, column.fraction = progress.trace, progress.candidates, progress.fraction
-            yield update(progress.message or f"Running {technique.title}")
+            yield update(progress.message or f"Running {column.title}")
     finally:
         if worker.is_alive():
             cancel.set()
@@ -277,12 +306,14 @@ def result_json(column: ColumnState) -> dict[str, Any]:
     result = column.result
     return {
         "technique": column.technique,
+        "recipe": column.recipe,
         "answer": result.answer,
         "verdict": str(result.verdict),
         "score": result.score,
         "completion_tokens": result.completion_tokens,
         "seconds": round(result.seconds, 3),
         "attempt_id": column.attempt_id,
+        "memory_written": column.memory_id,
         "error": result.error,
         "details": result.details,
     }

@@ -15,6 +15,7 @@ from lrm_lab.service.compare import (
     run_comparison,
 )
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.memory import MemorySettings
 from lrm_lab.service.questions import question_from_record
 from lrm_lab.store import AttemptRecord, RunRecord, Store
 
@@ -34,12 +35,18 @@ def rerun_request(record: AttemptRecord, model_id: str) -> CompareRequest:
             f"Attempt {record.id} ran on {record.model_id}, and {model_id} is loaded; "
             f"load {record.model_id} first to re-run it."
         )
+    # A composed recipe stores its options per technique; a single technique stores them flat.
+    options = dict(record.options) if "+" in record.technique else {record.technique: dict(record.options)}
+    # A memory recipe reads the same namespace again but writes nothing, so a re-run leaves memory as it is.
+    # NOTE: the namespace may hold other memories now than when the attempt ran.
+    namespace = record.run.settings.get("memory_namespace")
     request = CompareRequest(
         question=question_from_record(record.question),
         techniques=(record.technique,),
-        options={record.technique: dict(record.options)},
+        options=options,
         seed=record.seed,
         rerun_of=record.id,
+        memory=MemorySettings(namespace, writes=False),
     )
     plan_comparison(request)  # reject a technique or options that this version no longer accepts
     return request

@@ -17,6 +17,7 @@ from lrm_lab.store import AttemptRecord, Store
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques import TECHNIQUES
+from lrm_lab.techniques.recipe import stage_options
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,8 @@ def rescore_attempt(record: AttemptRecord) -> dict[str, Any]:
     }
 
     # Attempts with no output of their own to check again.
-    technique = TECHNIQUES.get(record.technique)
+    # A composed recipe ("memory+search") derives its answer in its decoding technique, the last one.
+    technique = TECHNIQUES.get(record.technique.split("+")[-1])
     if record.verdict == Verdict.ERROR and record.error is not None:
         return report | {"note": f"not re-scorable: the technique failed ({record.error})"}
     if technique is None or technique.rescore is None:
@@ -62,7 +64,8 @@ def rescore_attempt(record: AttemptRecord) -> dict[str, Any]:
 
     # Extract and check the stored output again, in the way the technique derived its answer from it.
     try:
-        rescored = technique.rescore(question_from_record(record.question), record.trace, record.options, record.details)
+        options = stage_options(record.technique, record.options)
+        rescored = technique.rescore(question_from_record(record.question), record.trace, options, record.details)
     except InputError as error:
         return report | {"note": f"not re-scorable: {error}"}
     except (KeyError, TypeError, ValueError) as error:  # details stored by an older version of the technique

@@ -100,3 +100,40 @@ class CostRecord:
     attempts: int
     mean_seconds: float | None
     mean_tokens: float | None
+
+
+@dataclass(frozen=True)
+class MemoryRecord:
+    """One remembered solution, without its embedding."""
+
+    id: int
+    created_at: datetime
+    namespace: str
+    question_text: str
+    trace: str
+    answer: str
+    source: str  # "verified" (checked against the reference) or "marked" (marked right by a user)
+    model_id: str
+    attempt_id: int | None
+    question_id: int | None
+    embedding_model: str
+    retrievals: int
+    last_retrieved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class MemoryVector:
+    """A memory's id, question key and embedding, the columns a similarity search reads."""
+
+    id: int
+    question_key: str
+    embedding: bytes  # float32, unit length
+
+
+@dataclass(frozen=True)
+class NamespaceRecord:
+    """A memory namespace and how many entries it holds."""
+
+    namespace: str
+    entries: int
+    retrievals: int

@@ -16,7 +16,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, sessionmaker
 
 from lrm_lab.store.database import create_database_engine, database_url, upgrade_to_head
-from lrm_lab.store.records import AttemptRecord, AttemptSummary, CostRecord, QuestionRecord, RunRecord
+from lrm_lab.store.memories import MemoryQueries
+from lrm_lab.store.records import (
+    AttemptRecord,
+    AttemptSummary,
+    CostRecord,
+    QuestionRecord,
+    RunRecord,
+)
 from lrm_lab.store.tables import (
     QUESTION_SOURCES,
     RUN_KINDS,
@@ -93,8 +100,8 @@ def question_content_hash(question: Question) -> str:
     return hashlib.sha256(_canonical_json(content).encode("ascii")).hexdigest()
 
 
-class Store:
-    """The lab's database of runs, questions and attempts. Safe to share between threads.
+class Store(MemoryQueries):
+    """The lab's database of runs, questions, attempts and memories. Safe to share between threads.
 
     Opening a store creates the database if needed and upgrades its schema to the newest
     revision. Every write commits before the method returns.

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -161,3 +162,41 @@ class AttemptRow(Base):
 
     run: Mapped[RunRow] = relationship(back_populates="attempts")
     question: Mapped[QuestionRow] = relationship(back_populates="attempts")
+
+
+MEMORY_SOURCES = ("verified", "marked")  # checked against the reference, or marked right by a user
+
+
+class MemoryRow(Base):
+    """A worked solution the lab remembers: a question, the trace that solved it and its embedding.
+
+    A memory is written only from a stored attempt whose answer was verified correct, or that a
+    user marked right, so a reference answer never reaches memory on its own.
+    """
+
+    __tablename__ = "memories"
+    __table_args__ = (
+        CheckConstraint("source IN (" + ", ".join(f"'{source}'" for source in MEMORY_SOURCES) + ")", name="source"),
+        CheckConstraint("retrievals >= 0", name="retrievals_non_negative"),
+        # One entry per solved question and answer in a namespace; a second solve adds nothing.
+        UniqueConstraint("namespace", "question_key", "answer", name="uq_memories_namespace_question_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    namespace: Mapped[str] = mapped_column(String(100), index=True)
+    # Hex SHA-256 of the question text with case and whitespace normalised, so clean mode can
+    # skip the memories of the question being answered.
+    question_key: Mapped[str] = mapped_column(String(64), index=True)
+    question_text: Mapped[str] = mapped_column(Text)
+    trace: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    model_id: Mapped[str] = mapped_column(String(255))
+    # The attempt the solution came from; deleting memories never deletes attempts.
+    attempt_id: Mapped[int | None] = mapped_column(ForeignKey("attempts.id"), index=True)
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id"))
+    embedding_model: Mapped[str] = mapped_column(String(255))
+    embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 vector, unit length
+    retrievals: Mapped[int] = mapped_column(Integer, default=0)
+    last_retrieved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

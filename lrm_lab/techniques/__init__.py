@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from lrm_lab.errors import InputError
 from lrm_lab.techniques.baseline import BaselineOptions, rescore_baseline, run_baseline
-from lrm_lab.techniques.result import Progress, RunContext, TechniqueResult
+from lrm_lab.techniques.memory import MemoryOptions, retrieve_memories
+from lrm_lab.techniques.result import (
+    MemoryHit,
+    MemorySource,
+    Progress,
+    RunContext,
+    TechniqueResult,
+)
 from lrm_lab.techniques.search import SearchOptions, rescore_search, run_search
 from lrm_lab.techniques.technique import Rescored, Technique
 
@@ -28,6 +35,15 @@ TECHNIQUES: dict[str, Technique] = {
             run=run_search,
             rescore=rescore_search,
         ),
+        Technique(
+            name="memory",
+            title="Memory",
+            summary="Verified solutions of similar questions as worked examples; correct answers are remembered.",
+            options_type=MemoryOptions,
+            prepare=retrieve_memories,
+            stage="context",
+            sampled=False,  # retrieval is deterministic; the decoding stage decides whether a recipe samples
+        ),
     )
 }
 
@@ -40,4 +56,4 @@ def get_technique(name: str) -> Technique:
         raise InputError(f"Unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.") from None
 
 
-__all__ = ["TECHNIQUES", "Progress", "Rescored", "RunContext", "Technique", "TechniqueResult", "get_technique"]
+__all__ = ["TECHNIQUES", "MemoryHit", "MemorySource", "Progress", "Rescored", "RunContext", "Technique", "TechniqueResult", "get_technique"]

@@ -30,7 +30,7 @@ def run_baseline(question: Question, options: BaselineOptions, ctx: RunContext) 
         ctx.report(Progress(trace=texts[0], fraction=steps / options.max_new_tokens))
 
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=options.max_new_tokens, seed=ctx.seed)
-    completion = ctx.model.generate(chain_of_thought(question), params, on_tokens=on_tokens, cancel=ctx.cancel)[0]
+    completion = ctx.model.generate(chain_of_thought(question, ctx.examples), params, on_tokens=on_tokens, cancel=ctx.cancel)[0]
 
     # Extract the answer and give the verdict; a stopped generation is cancelled, not wrong.
     outcome = check(question, completion.text)

@@ -1,12 +1,18 @@
-"""Recipes: a technique with its settings, named by a label such as "search(n=8)".
+"""Recipes: techniques composed into stages, with their settings, named by a label such as "memory+search(n=8)".
 
-A benchmark compares recipes, and every attempt stores its recipe's label. On the command line a
-recipe is written ``TECHNIQUE[:OPTION=VALUE,...]``, for example ``search:n=8,temperature=0.5``.
+A recipe runs its stages in order: context techniques (memory) change the prompt, then one
+decoding technique (baseline or search) answers. A recipe without a decoding technique decodes
+greedily with baseline. A benchmark compares recipes, and every attempt stores its recipe's label.
+
+On the command line a recipe is written ``TECHNIQUE[:OPTION=VALUE,...]``, with ``+`` between
+techniques, for example ``search:n=8,temperature=0.5`` or ``memory:k=3+search:n=8``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,17 +20,38 @@ from lrm_lab.errors import InputError
 from lrm_lab.tasks.question import Question
 from lrm_lab.techniques import TECHNIQUES, RunContext, TechniqueResult, get_technique
 from lrm_lab.techniques.options import option_fields, parse_options
+from lrm_lab.techniques.technique import STAGES
 
 MAX_SPEC_CHARS = 500
+DEFAULT_DECODING = "baseline"
+# A "+" that starts the next technique's name; a "+" inside a number such as 1e+2 is not one.
+_TECHNIQUE_SEPARATOR = re.compile(r"\+(?=\s*[A-Za-z_])")
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The techniques of one benchmark column, their parsed options and the label that names them."""
+    """The stages of one column: technique names in stage order, their parsed options and the label."""
 
-    techniques: tuple[str, ...]
+    techniques: tuple[str, ...]  # context techniques first, the decoding technique last
     options: dict[str, Any]  # technique name -> its options dataclass
     label: str
+
+    @property
+    def name(self) -> str:
+        """The technique names joined by "+", as stored in an attempt's technique column."""
+        return "+".join(self.techniques)
+
+    @property
+    def decoding(self) -> str:
+        return self.techniques[-1]
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        return self.techniques[:-1]
+
+    @property
+    def reads_memory(self) -> bool:
+        return "memory" in self.techniques
 
     @property
     def samples(self) -> int:
@@ -37,42 +64,69 @@ class Recipe:
 
     @property
     def sampled(self) -> bool:
-        """Whether any of the recipe's techniques samples, so that repeats can differ."""
-        return any(get_technique(name).sampled for name in self.techniques)
+        """Whether the decoding technique samples, so that repeats can differ."""
+        return get_technique(self.decoding).sampled
 
     def uses_reference(self) -> bool:
         return any(getattr(options, "strategy", None) == "best_of_n_oracle" for options in self.options.values())
 
 
-def make_recipe(technique: str, values: dict[str, Any] | None = None) -> Recipe:
-    """Build a one-technique recipe from raw option values, labelled by recipe_label."""
-    found = get_technique(technique)
-    options = parse_options(found.options_type, values, technique)
-    return Recipe((technique,), {technique: options}, recipe_label(technique, options))
+def make_recipe(techniques: str | tuple[str, ...] | list[str], values: dict[str, dict[str, Any]] | None = None) -> Recipe:
+    """Build a recipe from technique names and raw option values per technique.
+
+    A single name may be given as a string, and "memory+search" as one string too. The
+    techniques are put in stage order; without a decoding technique, baseline decodes.
+    """
+    names = [part.strip() for part in techniques.split("+")] if isinstance(techniques, str) else list(techniques)
+    values = values or {}
+    found = [get_technique(name) for name in names]
+    if len(set(names)) != len(names):
+        raise InputError(f"Recipe {'+'.join(names)} names a technique twice. Give each technique once.")
+    decoding = [technique.name for technique in found if technique.stage == "decoding"]
+    if len(decoding) > 1:
+        raise InputError(
+            f"Recipe {'+'.join(names)} has more than one decoding technique ({', '.join(decoding)}); "
+            "combine a context technique such as memory with one of them."
+        )
+    if not decoding:
+        found.append(get_technique(DEFAULT_DECODING))
+    found.sort(key=lambda technique: STAGES.index(technique.stage))
+
+    options = {technique.name: parse_options(technique.options_type, values.get(technique.name), technique.name)
+               for technique in found}
+    ordered = tuple(technique.name for technique in found)
+    return Recipe(ordered, options, compose_label(ordered, options))
 
 
 def parse_recipe(spec: str, defaults: dict[str, Any] | None = None) -> Recipe:
-    """Parse ``TECHNIQUE[:OPTION=VALUE,...]``; ``defaults`` are option values the spec may override.
+    """Parse ``TECHNIQUE[:OPTION=VALUE,...][+TECHNIQUE[:...]]``; ``defaults`` are option values the spec may override.
 
-    Defaults that the technique has no option for are ignored, so one set of command-line flags
+    Defaults that a technique has no option for are ignored, so one set of command-line flags
     can serve recipes of different techniques.
     """
     spec = (spec or "").strip()
     if not spec:
-        raise InputError("A recipe is empty. Write a technique name such as baseline or search:n=8.")
+        raise InputError("A recipe is empty. Write a technique name such as baseline, search:n=8 or memory+search.")
     if len(spec) > MAX_SPEC_CHARS:
         raise InputError(f"A recipe is {len(spec)} characters long; the maximum is {MAX_SPEC_CHARS}.")
-    name, _, settings = spec.partition(":")
-    name = name.strip()
-    if "+" in name:
-        # NOTE: composed recipes (memory as context, search as decoding) need a context stage,
-        # which no technique provides yet.
-        raise InputError(f"Recipe {spec!r} combines techniques, which is not supported yet. Give one technique per recipe.")
-    if name not in TECHNIQUES:
-        raise InputError(f"Recipe {spec!r} names an unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.")
 
+    names: list[str] = []
+    values: dict[str, dict[str, Any]] = {}
+    for part in _TECHNIQUE_SEPARATOR.split(spec):
+        name, _, settings = part.partition(":")
+        name = name.strip()
+        if name not in TECHNIQUES:
+            raise InputError(f"Recipe {spec!r} names an unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.")
+        names.append(name)
+        values[name] = _parse_settings(spec, name, settings, defaults or {})
+    # The default decoding technique takes the defaults too, so --max-new-tokens reaches "memory".
+    values.setdefault(DEFAULT_DECODING, _parse_settings(spec, DEFAULT_DECODING, "", defaults or {}))
+    return make_recipe(names, values)
+
+
+def _parse_settings(spec: str, name: str, settings: str, defaults: dict[str, Any]) -> dict[str, Any]:
     known = {field.name for field in option_fields(TECHNIQUES[name].options_type)}
-    values = {key: value for key, value in (defaults or {}).items() if key in known and value is not None}
+    values = {key: value for key, value in defaults.items() if key in known and value is not None}
     keys_seen: set[str] = set()
     for pair in filter(None, (part.strip() for part in settings.split(","))):
         key, equals, value = pair.partition("=")
@@ -80,14 +134,14 @@ def parse_recipe(spec: str, defaults: dict[str, Any] | None = None) -> Recipe:
         if not equals or not key or not value.strip():
             raise InputError(f"Recipe {spec!r}: write each setting as OPTION=VALUE, got {pair!r}.")
         if key in keys_seen:
-            raise InputError(f"Recipe {spec!r} sets {key} twice. Give each option once.")
+            raise InputError(f"Recipe {spec!r} sets {name}'s {key} twice. Give each option once.")
         keys_seen.add(key)
         values[key] = value.strip()
-    return make_recipe(name, values)
+    return values
 
 
 def recipe_label(technique: str, options: Any) -> str:
-    """Name a recipe by its technique and its options that differ from their defaults or are marked in_label.
+    """Name one technique by its options that differ from their defaults or are marked in_label.
 
     For example "search(n=8, temperature=0.5)".
     """
@@ -97,6 +151,17 @@ def recipe_label(technique: str, options: Any) -> str:
         if getattr(options, field.name) != field.default or field.metadata.get("in_label")
     ]
     return f"{technique}({', '.join(changed)})" if changed else technique
+
+
+def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
+    """Join the techniques' labels with "+", leaving out a default baseline after a context stage.
+
+    For example "memory+search(n=8)", and "memory" for memory decoded by a default baseline.
+    """
+    labels = [recipe_label(name, options[name]) for name in techniques]
+    if len(labels) > 1 and labels[-1] == DEFAULT_DECODING:
+        labels.pop()
+    return "+".join(labels)
 
 
 def _format(value: Any) -> str:
@@ -121,7 +186,40 @@ def recipe_from_json(data: dict[str, Any]) -> Recipe:
     return Recipe(techniques, options, data["label"])
 
 
+def attempt_options(recipe: Recipe) -> dict[str, Any]:
+    """Return the options as an attempt stores them: flat for one technique, per technique for several."""
+    if len(recipe.techniques) == 1:
+        return dataclasses.asdict(recipe.options[recipe.decoding])
+    return {name: dataclasses.asdict(options) for name, options in recipe.options.items()}
+
+
+def recipe_from_attempt(technique: str, options: dict[str, Any]) -> Recipe:
+    """Rebuild the recipe of a stored attempt from its technique column and stored options."""
+    names = technique.split("+")
+    values = {names[0]: options} if len(names) == 1 else options
+    return make_recipe(names, values)
+
+
+def stage_options(technique: str, options: dict[str, Any]) -> dict[str, Any]:
+    """Return the stored options of an attempt's decoding technique (the last of its technique column)."""
+    names = technique.split("+")
+    return options if len(names) == 1 else options.get(names[-1], {})
+
+
 def run_recipe(recipe: Recipe, question: Question, ctx: RunContext) -> TechniqueResult:
-    """Run the recipe's technique on one question."""
-    (name,) = recipe.techniques
-    return get_technique(name).run(question, recipe.options[name], ctx)
+    """Run the recipe's context stages, then its decoding technique, and merge what each reports."""
+    start = time.perf_counter()
+
+    # Context stages add worked examples to the prompt and report what they used.
+    context_details: dict[str, Any] = {}
+    for name in recipe.context:
+        context = get_technique(name).prepare(question, recipe.options[name], ctx)
+        ctx = dataclasses.replace(ctx, examples=ctx.examples + context.examples)
+        context_details.update(context.details)
+
+    # The decoding technique answers with that prompt.
+    result = get_technique(recipe.decoding).run(question, recipe.options[recipe.decoding], ctx)
+    result.technique = recipe.name
+    result.details = context_details | result.details
+    result.seconds = time.perf_counter() - start
+    return result

@@ -5,10 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from lrm_lab.models.base import ModelBackend
 from lrm_lab.tasks.verdict import Verdict
+from lrm_lab.techniques.prompts import WorkedExample
 
 
 @dataclass
@@ -39,9 +40,41 @@ class Progress:
 
 @dataclass
 class RunContext:
-    """The inputs of a technique besides the question: the model, a seed, a cancel flag, a progress sink."""
+    """The inputs of a technique besides the question: the model, a seed, a cancel flag, a progress sink.
+
+    ``examples`` are worked examples that a context stage (memory) adds to the prompt; decoding
+    techniques put them before the question. ``memory`` is where the memory stage searches,
+    or None when the caller provides no memory.
+    """
 
     model: ModelBackend
     seed: int | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
     report: Callable[[Progress], None] = lambda progress: None
+    examples: tuple[WorkedExample, ...] = ()
+    memory: MemorySource | None = None
+
+
+@dataclass(frozen=True)
+class MemoryHit:
+    """A remembered solution found for a question, with its cosine similarity to it."""
+
+    id: int
+    similarity: float
+    question: str
+    trace: str
+    answer: str
+    source: str  # "verified" or "marked" (marked right by a user)
+    attempt_id: int | None  # the stored attempt the solution came from
+
+
+class MemorySource(Protocol):
+    """A memory namespace that the memory stage can search."""
+
+    namespace: str
+
+    def search(self, text: str, k: int, threshold: float, exclude_same_question: bool) -> list[MemoryHit]:
+        """Return up to k memories with similarity >= threshold, most similar first.
+
+        With exclude_same_question, memories written from a question with the same text are skipped.
+        """

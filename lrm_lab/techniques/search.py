@@ -126,7 +126,7 @@ CHECK_ONLY_STRATEGIES: dict[str, Callable[[list[Candidate]], int]] = {
 def run_search(question: Question, options: SearchOptions, ctx: RunContext) -> TechniqueResult:
     """Sample N answers in one batch, check each, and let the strategy choose one."""
     start = time.perf_counter()
-    messages = chain_of_thought(question)
+    messages = chain_of_thought(question, ctx.examples)
 
     # 1. Sample N chains in one batched generate call, streaming every one of them.
     def on_tokens(texts: list[str], steps: int) -> None:

@@ -15,6 +15,10 @@ from lrm_lab.techniques.result import RunContext, TechniqueResult
 EXPLANATIONS = Path(__file__).resolve().parents[2] / "assets" / "techniques"
 
 RunFn = Callable[[Question, Any, RunContext], TechniqueResult]
+# A context stage returns what it adds to the prompt; see techniques/memory.py.
+PrepareFn = Callable[[Question, Any, RunContext], Any]
+
+STAGES = ("context", "decoding")  # the order in which a recipe runs its stages
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,19 @@ RescoreFn = Callable[[Question, str, dict[str, Any], dict[str, Any]], Rescored]
 
 @dataclass(frozen=True)
 class Technique:
-    """A named technique: its options type, its run function and a text for workshops."""
+    """A named technique: its stage, options type, run function and a text for workshops.
+
+    A decoding technique answers the question through ``run``. A context technique changes the
+    prompt through ``prepare`` and needs a decoding technique after it in a recipe.
+    """
 
     name: str
     title: str
     summary: str  # one line for the technique picker
     options_type: type
-    run: RunFn
+    run: RunFn | None = None
+    prepare: PrepareFn | None = None
+    stage: str = "decoding"
     # Re-extracts and re-checks a stored attempt without the model, or None when the technique cannot.
     rescore: RescoreFn | None = None
     # Whether the technique samples, so that repeats with other seeds can give other answers.

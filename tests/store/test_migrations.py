@@ -44,8 +44,8 @@ def table_names(path: Path) -> set[str]:
 def test_migrations_have_single_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
 
-    assert scripts.get_heads() == ["0002"]
-    assert head_revision() == "0002"
+    assert scripts.get_heads() == ["0003"]
+    assert head_revision() == "0003"
 
 
 def test_fresh_database_ends_at_head(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_fresh_database_ends_at_head(tmp_path: Path) -> None:
     Store(sqlite_url(path)).close()
 
     assert version_rows(path) == [(head_revision(),)]
-    assert {"runs", "questions", "attempts", "alembic_version"} <= table_names(path)
+    assert {"runs", "questions", "attempts", "memories", "alembic_version"} <= table_names(path)
 
 
 def test_opening_twice_keeps_data(tmp_path: Path) -> None:

@@ -49,7 +49,9 @@ def test_json_round_trip_keeps_label():
         ("search:n=0", "between 1 and 64"),
         ("search:n=two", "must be a whole number"),
         ("search:beam=4", "has no option beam"),
-        ("memory+search", "combines techniques"),
+        ("baseline+search", "more than one decoding technique"),
+        ("memory+memory:k=3", "names a technique twice"),
+        ("memory+tree_search", "unknown technique"),
         ("search:" + "n=2," * 200, "maximum is 500"),
     ],
 )
@@ -59,7 +61,7 @@ def test_bad_spec_rejected(spec, words):
 
 
 def test_option_given_twice_rejected():
-    with pytest.raises(InputError, match="sets n twice"):
+    with pytest.raises(InputError, match="sets search's n twice"):
         parse_recipe("search:n=2,n=3")
 
 
