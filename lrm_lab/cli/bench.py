@@ -2,6 +2,7 @@
 
     python -m lrm_lab bench --family basic_arithmetic --n 50 --technique baseline --technique search:n=8 --json
     python -m lrm_lab bench --file questions.jsonl --technique baseline --repeats 3
+    python -m lrm_lab bench --family basic_arithmetic --rounds 3 --technique baseline --technique memory
     python -m lrm_lab bench --resume 12
     python -m lrm_lab export --run 12 --format csv > run12.csv
 """
@@ -26,7 +27,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     bench = commands.add_parser(
         "bench", help="run recipes over a question set and store every attempt",
         description="Run one or more recipes over a question set. Each --technique is one recipe, written "
-        "TECHNIQUE[:OPTION=VALUE,...], e.g. baseline, search:n=8 or search:n=8,strategy=best_of_n_self.",
+        "TECHNIQUE[:OPTION=VALUE,...], e.g. baseline, search:n=8 or search:n=8,strategy=best_of_n_self; "
+        "join techniques with + to compose them, e.g. memory+search:n=8.",
     )
     source = bench.add_mutually_exclusive_group(required=True)
     source.add_argument("--family", help=f"reasoning-gym family: {', '.join(FAMILIES)}")
@@ -38,6 +40,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
     bench.add_argument("--technique", action="append", metavar="RECIPE", help="a recipe to run; repeat for several (default baseline)")
     bench.add_argument("--repeats", type=int, default=1, help="attempts per question and recipe, with seeds seed, seed+1, ...")
     bench.add_argument("--seed", type=int, default=0, help="sampling seed of the first repeat")
+    bench.add_argument("--rounds", type=int, default=1,
+                       help="run the whole question set this many times in order (default 1); a memory recipe "
+                       "reads in each round what it wrote in the rounds before, so accuracy per round is a retry curve")
+    bench.add_argument("--namespace", help="memory namespace that memory recipes read and write "
+                       "(default: the model's own, model:<model id>)")
+    bench.add_argument("--no-memory-writes", action="store_true",
+                       help="memory recipes read memory but write nothing to it")
     bench.add_argument("--model", help="embedded (the default), a hub id, a model folder or a .gguf file; "
                        "with --resume, the run's own model")
     bench.add_argument("--yes", action="store_true", help="start without asking, even above the time threshold")
@@ -70,7 +79,8 @@ def run_bench(args: argparse.Namespace) -> int:
             _print_summary(lab.store, run_id, args.json)
             return 0
     else:
-        plan, run_id, stored, model_id = plan_benchmark(_request(args)), None, frozenset(), args.model or "embedded"
+        request = _request(args)
+        plan, run_id, stored, model_id = plan_benchmark(request), None, frozenset(), args.model or "embedded"
 
     print(f"Loading {model_id} ...", file=sys.stderr)
     model = lab.slot.load(model_id)
@@ -80,7 +90,7 @@ def run_bench(args: argparse.Namespace) -> int:
         raise InputError("Not started. Pass --yes to start a run above the time threshold (LRM_LAB_CONFIRM_SECONDS).")
 
     if run_id is None:
-        run_id = start_benchmark(plan, model, lab.store)
+        run_id = start_benchmark(plan, model, lab.store, request.memory)
     print(f"Benchmark run {run_id}: resume it with `python -m lrm_lab bench --resume {run_id}`", file=sys.stderr)
     status = _run_with_progress(run_id, model, lab, args.no_progress)
     _print_summary(lab.store, run_id, args.json)
@@ -89,6 +99,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
 def _request(args: argparse.Namespace):
     from lrm_lab.service.benchmark import BenchmarkRequest, FamilySet
+    from lrm_lab.service.memory import MemorySettings
     from lrm_lab.tasks.families import parse_settings
     from lrm_lab.techniques.recipe import parse_recipe
 
@@ -98,7 +109,8 @@ def _request(args: argparse.Namespace):
         questions = _read_question_file(args.file)
     else:
         questions = FamilySet(args.family, parse_settings(args.settings), args.first_seed, args.n)
-    return BenchmarkRequest(questions, recipes, args.repeats, args.seed)
+    memory = MemorySettings(args.namespace, writes=not args.no_memory_writes)
+    return BenchmarkRequest(questions, recipes, args.repeats, args.seed, args.rounds, memory)
 
 
 def _read_question_file(path: Path):
@@ -158,8 +170,12 @@ def _print_summary(store, run_id: int, as_json: bool) -> None:
     summary = summarize_run(store, run_id)
     recipes = [{key: recipe[key] for key in SUMMARY_KEYS} for recipe in summary["recipes"]]
     if as_json:
+        for recipe, full in zip(recipes, summary["recipes"]):
+            if "by_round" in full:
+                recipe["by_round"] = full["by_round"]
         print(json.dumps({"run_id": run_id, "status": summary["status"], "done": summary["done"],
-                          "total": summary["total"], "recipes": recipes}, ensure_ascii=False))
+                          "total": summary["total"], "rounds": summary["rounds"], "memory": summary["memory"],
+                          "recipes": recipes}, ensure_ascii=False))
         return
     print(f"Run {run_id} ({summary['status']}, {summary['done']} of {summary['total']} attempts)")
     print(f"{'recipe':<32} {'n':>4} {'accuracy':>9} {'95% CI':>15} {'unparsed':>8} {'tokens':>7} {'seconds':>7}")
@@ -170,6 +186,21 @@ def _print_summary(store, run_id: int, as_json: bool) -> None:
         interval = f"{recipe['ci_low']:.0%}-{recipe['ci_high']:.0%}"
         print(f"{recipe['recipe']:<32} {recipe['n']:>4} {recipe['accuracy']:>9.1%} {interval:>15} "
               f"{recipe['unparsed']:>8} {recipe['mean_tokens']:>7.1f} {recipe['mean_seconds']:>7.2f}")
+    if summary["rounds"] > 1:
+        _print_rounds(summary)
+
+
+def _print_rounds(summary: dict) -> None:
+    """Print accuracy per round for each recipe: the retry curve."""
+    memory = summary["memory"]
+    print(f"\nAccuracy per round (memory writes {'on' if memory['writes'] else 'off'}, "
+          f"namespace {memory['namespace'] or 'none'})")
+    print(f"{'recipe':<32} " + " ".join(f"{'round ' + str(r + 1):>16}" for r in range(summary["rounds"])))
+    for recipe in summary["recipes"]:
+        cells = []
+        for row in recipe["by_round"]:
+            cells.append(f"{row['correct']}/{row['n']} = {row['accuracy']:.0%}" if row["n"] else "no attempts")
+        print(f"{recipe['recipe']:<32} " + " ".join(f"{cell:>16}" for cell in cells))
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -93,9 +93,10 @@ class Item:
         return f"t{self.round}/{key}" if self.round else key
 
 
-def item_round(key: str) -> int:
-    """Return the round (0 for the first) of a stored item key."""
-    return int(key[1:key.index("/")]) if key.startswith("t") else 0
+def parse_item(key: str) -> Item:
+    """Return the item of a stored key such as "q3/r1/k0" or "t2/q3/r1/k0"."""
+    parts = dict((part[0], int(part[1:])) for part in key.split("/"))
+    return Item(parts["q"], parts["r"], parts["k"], parts.get("t", 0))
 
 
 @dataclass(frozen=True)

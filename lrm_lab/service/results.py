@@ -12,7 +12,7 @@ from statistics import mean
 from typing import Any
 
 from lrm_lab.errors import InputError
-from lrm_lab.service.benchmark import MAX_ITEMS, load_plan
+from lrm_lab.service.benchmark import MAX_ITEMS, load_plan, parse_item
 from lrm_lab.service.stats import wilson_interval
 from lrm_lab.store import AttemptSummary, Store
 from lrm_lab.techniques.recipe import recipe_json
@@ -29,15 +29,26 @@ def counted_attempts(store: Store, run_id: int) -> list[AttemptSummary]:
 
 
 def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
-    """Return {"run_id", "status", "model_id", "done", "total", "recipes": [...]} from the stored rows."""
+    """Return {"run_id", "status", "model_id", "done", "total", "rounds", "memory", "recipes": [...]} from the stored rows.
+
+    With more than one round, each recipe also has "by_round": accuracy per round, the retry curve.
+    """
     run = store.get_run(run_id)
     if run is None:
         raise InputError(f"No run with id {run_id}.")
     plan = load_plan(store, run_id)
     attempts = counted_attempts(store, run_id)
-    recipes = [_recipe_summary(recipe_json(recipe), recipe.uses_reference(),
-                               [a for a in attempts if a.recipe == recipe.label])
-               for recipe in plan.recipes]
+    memories_used = _memories_used(store, run_id) if any(recipe.reads_memory for recipe in plan.recipes) else {}
+    recipes = []
+    for recipe in plan.recipes:
+        own = [a for a in attempts if a.recipe == recipe.label]
+        summary = _recipe_summary(recipe_json(recipe), recipe.uses_reference(), own)
+        if plan.rounds > 1:
+            summary["by_round"] = [
+                _round_summary(index, [a for a in own if parse_item(a.item).round == index], memories_used)
+                for index in range(plan.rounds)
+            ]
+        recipes.append(summary)
     return {
         "run_id": run_id,
         "status": run.status,
@@ -46,7 +57,38 @@ def summarize_run(store: Store, run_id: int) -> dict[str, Any]:
         "questions": run.settings["questions"],
         "done": len(attempts),
         "total": plan.total,
+        "rounds": plan.rounds,
+        "memory": {
+            "writes": bool(run.settings.get("memory_writes")),
+            "namespace": run.settings.get("memory_namespace"),
+            "entries_at_start": run.settings.get("memory_entries_at_start"),
+        },
         "recipes": recipes,
+    }
+
+
+def _memories_used(store: Store, run_id: int) -> dict[int, int]:
+    """Return attempt id -> number of memories its prompt showed, for the run's memory attempts."""
+    return {attempt.id: len(attempt.details.get("memories_used", []))
+            for attempt in store.run_attempts(run_id) if "memories_used" in attempt.details}
+
+
+def _round_summary(index: int, attempts: list[AttemptSummary], memories_used: dict[int, int]) -> dict[str, Any]:
+    """Return one round's accuracy with its interval, and the share of attempts that were shown a memory."""
+    scored = [a for a in attempts if a.verdict in SCORED_VERDICTS]
+    correct = sum(a.verdict == "correct" for a in scored)
+    low, high = wilson_interval(correct, len(scored)) if scored else (None, None)
+    with_memory = [memories_used[a.id] > 0 for a in scored if a.id in memories_used]
+    return {
+        "round": index + 1,
+        "n": len(scored),
+        "correct": correct,
+        "accuracy": correct / len(scored) if scored else None,
+        "ci_low": low,
+        "ci_high": high,
+        "unparsed": sum(a.verdict == "unparsed" for a in scored),
+        "errors": sum(a.verdict == "error" for a in attempts),
+        "used_memory": _share(with_memory),  # None for a recipe without memory
     }
 
 
@@ -87,7 +129,7 @@ def run_grid(store: Store, run_id: int) -> dict[str, Any]:
     labels = [recipe.label for recipe in plan.recipes]
     cells = [[{"correct": 0, "total": 0, "verdicts": [], "attempt_ids": []} for _ in labels] for _ in plan.questions]
     for attempt in counted_attempts(store, run_id):
-        question = int(attempt.item.split("/")[0][1:])  # item keys are "q<question>/r<recipe>/k<repeat>"
+        question = parse_item(attempt.item).question
         cell = cells[question][labels.index(attempt.recipe)]
         cell["total"] += 1
         cell["correct"] += attempt.verdict == "correct"
