@@ -1,8 +1,8 @@
 """Memory: retrieve verified solutions of similar questions and show them as worked examples.
 
-The lab's version of test-time memory update (Writer's self-evolving models, 2024; Dynamic
-Cheatsheet, Suzgun et al. 2025): every solution verified correct is written to a memory store,
-and the next question retrieves its nearest neighbours by embedding similarity. Memory is a
+Test-time memory update in the form of retrieved worked examples, like the ExpRAG baseline of
+Evo-Memory (arXiv:2511.20857): every solution verified correct is written to a memory store, and
+the next question retrieves its nearest neighbours by embedding similarity. Memory is a
 context stage: it only changes the prompt, and a decoding technique (greedy or search) answers.
 The write after the verdict happens in the service, which has the database.
 """

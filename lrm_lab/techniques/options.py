@@ -53,7 +53,9 @@ def _convert(field: dataclasses.Field, value: Any, technique: str) -> Any:
     kind = type(field.default)
     where = f"{technique} option {field.name}"
     try:
-        if kind is int:
+        if kind is bool:
+            value = _parse_bool(value)
+        elif kind is int:
             if isinstance(value, float) and not value.is_integer():
                 raise ValueError
             value = int(value)
@@ -62,16 +64,28 @@ def _convert(field: dataclasses.Field, value: Any, technique: str) -> Any:
         elif kind is str:
             value = str(value)
     except (TypeError, ValueError):
-        expected = {int: "a whole number", float: "a number", str: "text"}.get(kind, kind.__name__)
+        expected = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}.get(kind, kind.__name__)
         raise InputError(f"{where} must be {expected}, got {value!r}.") from None
 
     meta = field.metadata
     if meta.get("choices") and value not in meta["choices"]:
         raise InputError(f"{where} must be one of {', '.join(meta['choices'])}, got {value!r}.")
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
         if value != value:  # NaN compares unequal to itself
             raise InputError(f"{where} must be a number, got NaN.")
         low, high = meta.get("minimum"), meta.get("maximum")
         if (low is not None and value < low) or (high is not None and value > high):
             raise InputError(f"{where} must be between {low} and {high}, got {value}.")
     return value
+
+
+_BOOLEAN_WORDS = {"true": True, "yes": True, "on": True, "1": True, "false": False, "no": False, "off": False, "0": False}
+
+
+def _parse_bool(value: Any) -> bool:
+    """Return a bool from True/False or the words true/false, yes/no, on/off, 1/0 (any case)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOLEAN_WORDS:
+        return _BOOLEAN_WORDS[value.strip().lower()]
+    raise ValueError(value)

@@ -165,6 +165,8 @@ def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
 
 
 def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()  # as written in a recipe: clean=true
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
