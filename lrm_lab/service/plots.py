@@ -1,4 +1,4 @@
-"""Plotly figures of benchmark results: accuracy, compute, scaling with N, and the per-question grid."""
+"""Plotly figures of benchmark results: accuracy, compute, scaling with N, rounds, and the per-question grid."""
 
 from __future__ import annotations
 
@@ -183,6 +183,46 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
         yaxis={**_label_axis("Question", questions), "autorange": "reversed"},
     )
     return figure
+
+
+def rounds_figure(summary: dict[str, Any]) -> go.Figure:
+    """Draw accuracy per round for each recipe, with 95% Wilson intervals: the retry curve.
+
+    A recipe with memory reads in each round what it wrote in the rounds before; a recipe without
+    memory is the control, and should stay level apart from sampling noise.
+    """
+    title = _title("Accuracy per round", summary)
+    if summary.get("rounds", 1) < 2:
+        return _message_figure(title, "One round only: run two or more rounds to see a retry curve.")
+    figure = go.Figure()
+    for recipe in summary.get("recipes", []):
+        rounds = [row for row in recipe.get("by_round", []) if row["n"]]
+        if not rounds:
+            continue
+        figure.add_trace(go.Scatter(
+            x=[row["round"] for row in rounds],
+            y=[row["accuracy"] for row in rounds],
+            error_y=_interval_bars(rounds),
+            mode="lines+markers",
+            name=recipe["recipe"],
+            customdata=[[row["correct"], row["n"], row["ci_low"], row["ci_high"], _used_memory(row)] for row in rounds],
+            hovertemplate=(f"<b>{html.escape(recipe['recipe'])}</b>, round %{{x}}<br>accuracy %{{y:.1%}} "
+                           "(%{customdata[0]}/%{customdata[1]})<br>95% interval %{customdata[2]:.1%} to "
+                           "%{customdata[3]:.1%}<br>%{customdata[4]}<extra></extra>"),
+        ))
+    if not figure.data:
+        return _message_figure(title, "Nothing to plot yet: no round has a counted attempt.")
+    memory = summary.get("memory") or {}
+    writes = "on" if memory.get("writes") else "off"
+    figure.update_layout(title=title, xaxis={"title": "Round", "dtick": 1}, yaxis=_ACCURACY_AXIS,
+                         legend={"orientation": "h", "y": -0.25})
+    _add_note(figure, f"Memory writes {writes}; namespace {memory.get('namespace') or 'none'}.")
+    return figure
+
+
+def _used_memory(row: dict[str, Any]) -> str:
+    share = row.get("used_memory")
+    return "no memory" if share is None else f"{share:.0%} of attempts were shown a memory"
 
 
 # ---- Summary helpers -------------------------------------------------------------------

@@ -162,7 +162,17 @@ def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
             round(recipe["mean_seconds"], 2),
             "" if recipe["any_correct"] is None else f"{recipe['any_correct']:.1%}",
         ])
+        for row in recipe.get("by_round", []):
+            rows.append(_round_row(label, row))
     return rows
+
+
+def _round_row(label: str, row: dict[str, Any]) -> list[Any]:
+    """Return one round of a recipe as a table row, with the columns that rounds do not split left empty."""
+    if not row["n"]:
+        return [f"{label} · round {row['round']}", 0, 0, "", "", row["unparsed"], row["errors"], "", "", ""]
+    return [f"{label} · round {row['round']}", row["n"], row["correct"], f"{row['accuracy']:.1%}",
+            f"{row['ci_low']:.1%} to {row['ci_high']:.1%}", row["unparsed"], row["errors"], "", "", ""]
 
 
 def benchmark_run_choices(store: Store, limit: int = 50, unfinished_only: bool = False) -> list[tuple[str, int]]:

@@ -13,7 +13,8 @@ from lrm_lab.service.benchmark import BenchmarkRequest, FamilySet, plan_benchmar
 from lrm_lab.service.estimate import estimate_benchmark, format_duration
 from lrm_lab.service.export import export_attempts, export_summaries
 from lrm_lab.service.lab import Lab
-from lrm_lab.service.plots import accuracy_figure, compute_figure, grid_figure, scaling_figure
+from lrm_lab.service.memory import MemorySettings
+from lrm_lab.service.plots import accuracy_figure, compute_figure, grid_figure, rounds_figure, scaling_figure
 from lrm_lab.service.results import SUMMARY_TABLE_COLUMNS, benchmark_run_choices, run_grid, summarize_run, summary_table
 from lrm_lab.tasks.families import FAMILIES, parse_settings
 from lrm_lab.tasks.question_file import MAX_FILE_BYTES, QuestionFile, parse_question_file
@@ -30,7 +31,9 @@ SHOWN_LINE_ERRORS = 10
 
 def recipe_help() -> str:
     """List every technique's options, so a user can write recipe lines without the docs."""
-    lines = ["One recipe per line: `TECHNIQUE` or `TECHNIQUE:OPTION=VALUE,OPTION=VALUE`, e.g. `search:n=8,temperature=0.5`."]
+    lines = ["One recipe per line: `TECHNIQUE` or `TECHNIQUE:OPTION=VALUE,OPTION=VALUE`, e.g. `search:n=8,temperature=0.5`. "
+             "Join techniques with `+` to compose them: `memory+search:n=4` uses memory as context and search to "
+             "answer; `memory` alone answers greedily."]
     for technique in TECHNIQUES.values():
         options = ", ".join(f"`{field.name}` (default {field.default})" for field in option_fields(technique.options_type))
         lines.append(f"- **{technique.name}**: {options}")
@@ -73,6 +76,16 @@ def build_benchmark_tab(lab: Lab):
                                     key="bench-repeats")
                 seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed", info="Repeat k uses seed + k.",
                                  key="bench-seed")
+            with gr.Accordion("Rounds and memory", open=False):
+                rounds = gr.Number(1, precision=0, minimum=1, label="Rounds", key="bench-rounds", elem_id="bench-rounds",
+                                   info="Run the whole set this many times. Memory recipes read in each round what "
+                                        "they wrote before, so accuracy per round is a retry curve; recipes without "
+                                        "memory are the control.")
+                namespace = gr.Textbox(label="Memory namespace", key="bench-namespace", elem_id="bench-namespace",
+                                       placeholder="model:<model id> (the loaded model's own)",
+                                       info="Use a new name to start from an empty memory.")
+                memory_writes = gr.Checkbox(True, label="Write verified answers of memory recipes to memory",
+                                            key="bench-memory-writes", elem_id="bench-memory-writes")
             estimate_button = gr.Button("Estimate cost", size="sm", elem_id="bench-estimate")
             estimate_view = gr.Markdown("", elem_id="bench-estimate-view")
             confirm = gr.Checkbox(False, label="Start even if the estimate is above the time threshold",
@@ -98,16 +111,17 @@ def build_benchmark_tab(lab: Lab):
         compute_plot = gr.Plot(label="Accuracy against compute", show_label=False, elem_id="bench-compute-plot")
     with gr.Row():
         scaling_plot = gr.Plot(label="Accuracy against N", show_label=False, elem_id="bench-scaling-plot")
-        grid_plot = gr.Plot(label="Which recipe solved which question", show_label=False, elem_id="bench-grid-plot")
+        rounds_plot = gr.Plot(label="Accuracy per round", show_label=False, elem_id="bench-rounds-plot")
+    grid_plot = gr.Plot(label="Which recipe solved which question", show_label=False, elem_id="bench-grid-plot")
     with gr.Row():
         export_format = gr.Radio(["csv", "jsonl"], value="csv", label="Export format", key="bench-export-format")
         export_attempts_button = gr.Button("Export attempts", size="sm", elem_id="bench-export-attempts")
         export_summary_button = gr.Button("Export summary", size="sm", elem_id="bench-export-summary")
     download = gr.File(label="Export", interactive=False, elem_id="bench-download")
 
-    results = [table, accuracy_plot, compute_plot, scaling_plot, grid_plot]
+    results = [table, accuracy_plot, compute_plot, scaling_plot, rounds_plot, grid_plot]
     question_inputs = [source, family, settings, first_seed, count, upload]
-    plan_inputs = [*question_inputs, recipes, repeats, seed]
+    plan_inputs = [*question_inputs, recipes, repeats, seed, rounds, namespace, memory_writes]
 
     source.change(lambda choice: (gr.update(visible=choice == "family"), gr.update(visible=choice == "file")),
                   source, [family_group, file_group], queue=False, api_visibility="private")
@@ -124,7 +138,8 @@ def build_benchmark_tab(lab: Lab):
     def run_handler(data: dict, request: gr.Request, progress=gr.Progress()):
         owner = request.session_hash or "anonymous"
         try:
-            plan = plan_benchmark(build_request(*(data[component] for component in plan_inputs)))
+            request = build_request(*(data[component] for component in plan_inputs))
+            plan = plan_benchmark(request)
             yield {status: "Loading the model and estimating…"}
             model = lab.model
             estimate = estimate_benchmark(plan, model, lab.store)
@@ -132,7 +147,7 @@ def build_benchmark_tab(lab: Lab):
                 yield {status: "**Not started:** the estimate is above the time threshold. Tick the box to start "
                                "anyway, or use fewer questions, recipes or repeats.", estimate_view: estimate.text()}
                 return
-            run_id = start_benchmark(plan, model, lab.store)
+            run_id = start_benchmark(plan, model, lab.store, request.memory)
             yield {estimate_view: estimate.text(), runs: gr.update(choices=benchmark_run_choices(lab.store), value=run_id)}
             yield from _follow(run_id, model, owner, progress)
         except (InputError, ModelLoadError) as error:
@@ -209,7 +224,8 @@ def build_benchmark_tab(lab: Lab):
     return (lambda: gr.update(choices=benchmark_run_choices(lab.store))), runs
 
 
-def build_request(source, family, settings, first_seed, count, upload, recipes, repeats, seed) -> BenchmarkRequest:
+def build_request(source, family, settings, first_seed, count, upload, recipes, repeats, seed, rounds=1,
+                  namespace="", memory_writes=True) -> BenchmarkRequest:
     """Turn the tab's inputs into a benchmark request, raising InputError on any invalid value."""
     specs = [line for line in (recipes or "").splitlines() if line.strip()]
     recipe_list = tuple(parse_recipe(spec) for spec in specs)
@@ -218,7 +234,9 @@ def build_request(source, family, settings, first_seed, count, upload, recipes, 
     else:
         questions = FamilySet(family, parse_settings(settings or ""), _whole(first_seed, "first question seed"),
                               _whole(count, "number of questions"))
-    return BenchmarkRequest(questions, recipe_list, _whole(repeats, "number of repeats"), _whole(seed, "sampling seed"))
+    memory = MemorySettings((namespace or "").strip() or None, bool(memory_writes))
+    return BenchmarkRequest(questions, recipe_list, _whole(repeats, "number of repeats"), _whole(seed, "sampling seed"),
+                            _whole(rounds, "number of rounds"), memory)
 
 
 def read_upload(path: str | None) -> QuestionFile:
@@ -252,7 +270,7 @@ def results_view(lab: Lab, run_id: int) -> list:
     """Return the summary table and the four figures of a run, all computed from stored rows."""
     summary = summarize_run(lab.store, run_id)
     return [summary_table(summary), accuracy_figure(summary), compute_figure(summary), scaling_figure(summary),
-            grid_figure(run_grid(lab.store, run_id))]
+            rounds_figure(summary), grid_figure(run_grid(lab.store, run_id))]
 
 
 def status_text(update) -> str:

@@ -1,4 +1,4 @@
-"""The Compare tab: a question, ticked techniques, and one live column per technique."""
+"""The Compare tab: a question, ticked recipes, and one live column per recipe."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ import logging
 import gradio as gr
 
 from lrm_lab.errors import InputError, ModelLoadError
-from lrm_lab.service.compare import CompareRequest, CompareUpdate, run_comparison
+from lrm_lab.service.compare import CompareRequest, CompareUpdate, column_title, run_comparison
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.memory import MemorySettings
 from lrm_lab.service.questions import build_question
 from lrm_lab.tasks.families import FAMILIES
-from lrm_lab.techniques import TECHNIQUES
+from lrm_lab.techniques import get_technique
+from lrm_lab.techniques.recipe import make_recipe
 from lrm_lab.ui import render
 from lrm_lab.ui.controls import collect_options, technique_option_controls
 
 log = logging.getLogger(__name__)
 
 MODEL_EVENTS = "model"  # every event that generates with or swaps the model shares this concurrency id
+# The columns a user can tick: each decoding technique alone, and each with memory as its context stage.
+COLUMNS = ("baseline", "memory", "search", "memory+search")
+DEFAULT_COLUMNS = ["baseline", "memory", "search"]
 
 
 def build_compare_tab(lab: Lab):
@@ -47,11 +52,19 @@ def build_compare_tab(lab: Lab):
             preview = gr.Button("Preview question", size="sm")
         with gr.Column(scale=1):
             gr.Markdown("### Techniques")
-            techniques = gr.CheckboxGroup([(t.title, t.name) for t in TECHNIQUES.values()], value=list(TECHNIQUES),
-                                          label="Compare", info="One column per ticked technique.", key="techniques")
+            techniques = gr.CheckboxGroup([(column_title(make_recipe(name)), name) for name in COLUMNS],
+                                          value=DEFAULT_COLUMNS, label="Compare", key="techniques",
+                                          info="One column per ticked recipe. Baseline is the reference point.")
             sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
                                     info="The same question, settings and seed give the same output.", key="sample-seed")
             option_controls = technique_option_controls()
+            with gr.Accordion("Memory store", open=False):
+                namespace = gr.Textbox(label="Namespace", key="memory-namespace", elem_id="memory-namespace",
+                                       placeholder="model:<model id> (the loaded model's own)",
+                                       info="Memory columns read and write here. Name a shared one for a workshop.")
+                memory_writes = gr.Checkbox(True, label="Write verified answers to memory", key="memory-writes",
+                                            elem_id="memory-writes",
+                                            info="A memory column's answer that matches the reference is remembered.")
             with gr.Row():
                 run = gr.Button("Run comparison", variant="primary", elem_id="run-button")
                 stop = gr.Button("Stop", variant="stop", elem_id="stop-button")
@@ -62,17 +75,19 @@ def build_compare_tab(lab: Lab):
 
     columns = {}
     with gr.Row(equal_height=False):
-        for technique in TECHNIQUES.values():
-            with gr.Column(visible=True, min_width=320, elem_classes=["technique-column"]) as column:
-                gr.Markdown(f"### {technique.title}\n{technique.summary}")
+        for name in COLUMNS:
+            parts = [get_technique(part) for part in make_recipe(name).techniques if part in name.split("+")]
+            element = name.replace("+", "-")
+            with gr.Column(visible=name in DEFAULT_COLUMNS, min_width=320, elem_classes=["technique-column"]) as column:
+                gr.Markdown(f"### {column_title(make_recipe(name))}\n" + " ".join(part.summary for part in parts))
                 with gr.Accordion("About this technique", open=False):
-                    gr.Markdown(technique.explanation)
-                trace_label = "Reasoning trace (the chosen sample)" if technique.name == "search" else "Reasoning trace"
+                    gr.Markdown("\n\n".join(part.explanation for part in parts))
+                trace_label = "Reasoning trace (the chosen sample)" if "search" in name else "Reasoning trace"
                 trace = gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True,
-                                   interactive=False, elem_id=f"trace-{technique.name}")
-                result = gr.HTML(elem_id=f"result-{technique.name}")
-                details = gr.HTML(elem_id=f"details-{technique.name}")
-            columns[technique.name] = (column, trace, result, details)
+                                   interactive=False, elem_id=f"trace-{element}")
+                result = gr.HTML(elem_id=f"result-{element}")
+                details = gr.HTML(elem_id=f"details-{element}")
+            columns[name] = (column, trace, result, details)
 
     # Question source and family switch what is shown and fill the family's default settings.
     source.change(lambda choice: (gr.update(visible=choice == "family"), gr.update(visible=choice == "typed")),
@@ -91,13 +106,16 @@ def build_compare_tab(lab: Lab):
     def run_handler(data: dict, request: gr.Request, progress=gr.Progress()):
         question_values = [data[component] for component in question_inputs]
         ticked, seed = data[techniques], data[sample_seed]
+        memory = MemorySettings((data[namespace] or "").strip() or None, bool(data[memory_writes]))
         option_values = [data[control] for control in controls]
         owner = request.session_hash or "anonymous"
         try:
             question = build_question(*question_values)
+            used = {part for column in ticked for part in make_recipe(column).techniques}
             options = {name: opts for name, opts in collect_options(option_controls, option_values).items()
-                       if name in ticked}
-            comparison = CompareRequest(question, tuple(ticked), options, _whole(seed, "sampling seed"))
+                       if name in used}
+            ordered = tuple(name for name in COLUMNS if name in ticked)
+            comparison = CompareRequest(question, ordered, options, _whole(seed, "sampling seed"), memory=memory)
             waiting = "Loading the model (about 20 s on a CPU)…" if lab.slot.loaded is None else "Starting…"
             yield {status: waiting, question_view: render.question_markdown(question)} | _cleared(columns)
             cancel = lab.cancel_flag(owner)
@@ -111,7 +129,8 @@ def build_compare_tab(lab: Lab):
             log.exception("comparison failed for session %s", owner)
             yield {status: f"**Failed:** {type(error).__name__}: {error}. The server log has the details."}
 
-    run_event = run.click(run_handler, {*question_inputs, techniques, sample_seed, *controls}, outputs,
+    run_event = run.click(run_handler, {*question_inputs, techniques, sample_seed, namespace, memory_writes, *controls},
+              outputs,
               concurrency_id=MODEL_EVENTS, concurrency_limit=1, api_visibility="undocumented",
               api_name="run_comparison_stream")
     def stop_handler(request: gr.Request):

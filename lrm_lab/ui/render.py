@@ -79,6 +79,8 @@ def result_html(column: ColumnState) -> str:
     ]
     if column.attempt_id is not None:
         rows.append(f"<b>Stored as attempt</b> #{column.attempt_id}")
+    if column.memory_id is not None:
+        rows.append(f'<span class="remembered">Remembered as memory #{column.memory_id}</span>')
     if result.error:
         rows.append(f'<span class="error">{html.escape(result.error)}</span>')
     if result.details.get("uses_reference"):
@@ -87,7 +89,7 @@ def result_html(column: ColumnState) -> str:
 
 
 def details_html(column: ColumnState) -> str:
-    """Technique-specific details: for search, every candidate with its score and the chosen one."""
+    """Technique-specific details: the memories used, and for search every candidate with its score."""
     if column.result is None:
         if not column.candidates:
             return ""
@@ -96,8 +98,36 @@ def details_html(column: ColumnState) -> str:
         )
         return f'<ul class="live-candidates">{items}</ul>'
     details = column.result.details
+    memory = memory_html(details["memory"]) if "memory" in details else ""
     if "candidates" not in details:
-        return ""
+        return memory
+    return memory + candidates_html(details)
+
+
+def memory_html(memory: dict) -> str:
+    """The memories shown to the model: similarity, answer, question and a link to the attempt each came from."""
+    mode = " · clean mode: memories of this same question are skipped" if memory["clean"] else ""
+    header = (f"<p><b>Memory</b> · namespace <code>{html.escape(memory['namespace'])}</code> · up to "
+              f"{memory['k']} with similarity ≥ {memory['threshold']:g}{mode}</p>")
+    if not memory["hits"]:
+        return header + "<p><em>No memory was similar enough; the model answered without worked examples.</em></p>"
+    rows = []
+    for hit in memory["hits"]:
+        source = "marked right by a user" if hit["source"] == "marked" else "verified"
+        origin = (f'<a href="?attempt={hit["attempt_id"]}" target="_blank">attempt #{hit["attempt_id"]}</a>'
+                  if hit["attempt_id"] is not None else "deleted attempt")
+        rows.append(
+            f"<tr><td>#{hit['id']}</td><td>{hit['similarity']:.3f}</td><td><code>{html.escape(hit['answer'])}</code>"
+            f"</td><td>{source}</td><td>{origin}</td><td class=\"snippet\">{html.escape(hit['question'][:160])}</td></tr>"
+        )
+    return header + (
+        '<table class="memories"><thead><tr><th>memory</th><th>similarity</th><th>answer</th><th>source</th>'
+        f"<th>from</th><th>question</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def candidates_html(details: dict) -> str:
+    """Search's candidates with their answers, verdicts and scores, the chosen one marked."""
     header = (
         f"<p><b>{html.escape(details['strategy_label'])}</b> over {details['n']} samples at temperature "
         f"{details['temperature']}. Any sample correct: <b>{'yes' if details['any_correct'] else 'no'}</b> "
@@ -122,3 +152,29 @@ def details_html(column: ColumnState) -> str:
         f"<th>tokens</th><th></th><th>end of the sample</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
     )
     return header + table
+
+
+def memory_markdown(memory: dict) -> str:
+    """Describe one memory: where it came from, its question and answer, and how often it was retrieved."""
+    if memory["attempt_id"] is not None:
+        run = f"run #{memory['run_id']}" if memory.get("run_id") is not None else "a deleted run"
+        origin = f"attempt #{memory['attempt_id']} in {run}; open it in the History tab by its attempt id"
+    else:
+        origin = "no stored attempt"
+    last = memory["last_retrieved_at"][:19] if memory["last_retrieved_at"] else "never"
+    return (
+        f"**Memory #{memory['id']}** · namespace {escape_markdown(memory['namespace'])} · "
+        f"{escape_markdown(memory.get('source_label') or memory['source'])} · "
+        f"model {escape_markdown(memory['model_id'])} · written {memory['created_at'][:19]} UTC\n\n"
+        f"**From:** {origin} · retrieved {memory['retrievals']} times, last {last}\n\n"
+        f"**Question:** {escape_markdown(memory['question'])}\n\n"
+        f"**Answer:** {escape_markdown(memory['answer'])}"
+    )
+
+
+def marked_markdown(memory: dict) -> str:
+    """Say which memory a mark-right wrote, or that the same solution was already stored."""
+    where = f"namespace {escape_markdown(memory['namespace'])}"
+    if memory["created"]:
+        return f"**Written to memory** as #{memory['id']} in {where}, marked right by a user."
+    return f"**Already in memory** as #{memory['id']} in {where}: the same question with the same answer."
