@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, get_args
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, sessionmaker
 
@@ -366,7 +366,8 @@ class Store(MemoryQueries):
     ) -> list[AttemptSummary]:
         """Return up to ``limit`` attempts, newest first, keeping only those that match every filter given.
 
-        ``since`` is inclusive and ``until`` exclusive; both compare with the attempt's created_at.
+        ``technique`` also matches composed recipes that contain it. ``since`` is inclusive and
+        ``until`` exclusive; both compare with the attempt's created_at.
         """
         _check_limit(limit)
         statement = (
@@ -391,7 +392,13 @@ class Store(MemoryQueries):
             .limit(limit)
         )
         if technique is not None:
-            statement = statement.where(AttemptRow.technique == technique)
+            # A composed recipe stores "memory+search", which matches both "memory" and "search".
+            statement = statement.where(or_(
+                AttemptRow.technique == technique,
+                AttemptRow.technique.startswith(technique + "+", autoescape=True),
+                AttemptRow.technique.endswith("+" + technique, autoescape=True),
+                AttemptRow.technique.contains("+" + technique + "+", autoescape=True),
+            ))
         if model_id is not None:
             statement = statement.where(AttemptRow.model_id == model_id)
         if family is not None:

@@ -185,3 +185,12 @@ def test_retrieval_finds_neighbours(store):
     for stored_text, query in topics.items():
         hits = bank.nearest(query, k=1)
         assert [hit.id for hit in hits] == [ids[stored_text]], query
+
+
+def test_technique_filter_matches_composed(store):
+    compare(store, SEVEN, ("memory+search", "search"), ["Answer: 7"] * 4, options={"search": {"n": 2}})
+
+    assert [a.technique for a in store.list_attempts(technique="memory")] == ["memory+search"]
+    assert sorted(a.technique for a in store.list_attempts(technique="search")) == ["memory+search", "search"]
+    assert store.list_attempts(technique="memory+search")[0].recipe == "memory+search(n=2)"
+    assert store.list_attempts(technique="mem") == []
