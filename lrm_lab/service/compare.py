@@ -93,11 +93,11 @@ def plan_comparison(request: CompareRequest) -> list[Recipe]:
         raise InputError("Each technique can appear once in a comparison.")
     if request.seed is not None and not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED):
         raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, got {request.seed!r}.")
-    named = {name for column in request.techniques for name in column.split("+")}
-    unknown = set(request.options) - named
+    plan = [make_recipe(column, request.options) for column in request.techniques]
+    # A memory column decodes with baseline, so baseline's options apply to it too.
+    unknown = set(request.options) - {name for recipe in plan for name in recipe.techniques}
     if unknown:
         raise InputError(f"Options were given for {', '.join(sorted(unknown))}, which is not ticked.")
-    plan = [make_recipe(column, request.options) for column in request.techniques]
     for recipe in plan:
         if recipe.uses_reference() and request.question.reference is None:
             raise InputError(

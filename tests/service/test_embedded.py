@@ -3,6 +3,7 @@
 import pytest
 
 from lrm_lab.service.compare import CompareRequest, comparison_json, run_comparison
+from lrm_lab.service.memory import MemorySettings
 from lrm_lab.service.questions import build_question
 from lrm_lab.tasks.verdict import Verdict
 
@@ -40,3 +41,26 @@ def test_same_seed_same_samples_on_embedded(embedded, store):
     second, _ = compare(embedded, store, question, ("search",), options, seed=11)
     texts = [[c["text"] for c in summary["results"][0]["details"]["candidates"]] for summary in (first, second)]
     assert texts[0] == texts[1]
+
+
+def test_retry_uses_stored_memory_on_embedded(embedded, store):
+    # basic_arithmetic seed 1 ("Calculate 5 - 3.") is one the embedded model answers correctly.
+    question = build_question("family", "basic_arithmetic", "", 1)
+    memory = MemorySettings("embedded-retry")
+    options = {"baseline": {"max_new_tokens": 96}}
+
+    first = list(run_comparison(CompareRequest(question, ("memory",), options, 0, memory=memory), embedded, store))
+    solved = comparison_json(first[-1])["results"][0]
+    assert solved["verdict"] == "correct"
+    assert solved["details"]["memories_used"] == []
+    assert solved["memory_written"] is not None
+
+    retry = list(run_comparison(CompareRequest(question, ("memory",), options, 0, memory=memory), embedded, store))
+    again = comparison_json(retry[-1])["results"][0]
+    assert again["details"]["memories_used"] == [solved["memory_written"]]
+    hit = again["details"]["memory"]["hits"][0]
+    assert hit["attempt_id"] == solved["attempt_id"]
+    assert hit["similarity"] > 0.99
+    assert again["verdict"] == "correct"
+    assert again["answer"] == question.reference
+    assert store.get_memory(solved["memory_written"]).retrievals == 1
