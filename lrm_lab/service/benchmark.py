@@ -72,7 +72,7 @@ class BenchmarkRequest:
     questions: FamilySet | QuestionFile
     recipes: tuple[Recipe, ...]
     repeats: int = 1
-    seed: int = 0  # sampling seed of repeat 0; repeat k samples with seed + k
+    seed: int = 0  # sampling seed of the first attempt; see Item.seed
     rounds: int = 1  # times the whole set runs, in order; memory written in a round is read in the next
     memory: MemorySettings = field(default_factory=MemorySettings)
 
@@ -85,6 +85,14 @@ class Item:
     recipe: int  # index into the plan's recipes
     repeat: int
     round: int = 0
+
+    def seed(self, first: int, repeats: int) -> int:
+        """Return the sampling seed: first + k for repeat k in round 1, and new seeds in each later round.
+
+        A retry samples afresh, so a sampled recipe without memory (the control) varies between
+        rounds as much as sampling does, and a memory recipe's gain must exceed that.
+        """
+        return first + self.round * repeats + self.repeat
 
     @property
     def key(self) -> str:
@@ -158,8 +166,9 @@ def plan_benchmark(request: BenchmarkRequest) -> BenchmarkPlan:
         raise InputError(f"Rounds must be a whole number from 1 to {MAX_ROUNDS}, got {request.rounds!r}.")
     if request.memory.namespace:
         check_namespace(request.memory.namespace)
-    if not (isinstance(request.seed, int) and 0 <= request.seed <= MAX_SEED - MAX_REPEATS):
-        raise InputError(f"The seed must be a whole number from 0 to {MAX_SEED - MAX_REPEATS}, got {request.seed!r}.")
+    largest = MAX_SEED - MAX_REPEATS * MAX_ROUNDS
+    if not (isinstance(request.seed, int) and 0 <= request.seed <= largest):
+        raise InputError(f"The seed must be a whole number from 0 to {largest}, got {request.seed!r}.")
 
     questions, question_labels, source = _build_questions(request.questions)
     plan = BenchmarkPlan(tuple(questions), tuple(question_labels), request.recipes, request.repeats, request.seed,
@@ -286,7 +295,7 @@ def run_benchmark(
                 break
             recipe, question = plan.recipes[item.recipe], plan.questions[item.question]
             column = ColumnState(recipe.name, column_title(recipe), recipe.label)
-            seed = plan.seed + item.repeat
+            seed = item.seed(plan.seed, plan.repeats)
             message = _item_message(plan, item)
             yield from run_in_worker(recipe, question, seed, model, cancel, column, lambda _, m=message: update(m), bank)
 

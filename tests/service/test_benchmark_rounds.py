@@ -131,3 +131,13 @@ def test_bad_namespace_rejected():
 def test_item_keys_parse():
     assert parse_item("q3/r1/k0") == parse_item("t0/q3/r1/k0")
     assert parse_item("t2/q3/r1/k4").round == 2
+
+
+def test_rounds_sample_with_new_seeds(store):
+    outputs = ["Answer: 2", "Answer: 5"] * 4
+    run_id, _, _ = run(BenchmarkRequest(QUESTIONS, (parse_recipe("search:n=1"),), repeats=2, seed=10, rounds=2,
+                                        memory=MemorySettings("seeds")), outputs, store)
+
+    seeds = {a.item: a.seed for a in store.run_attempts(run_id)}
+    assert seeds == {"q0/r0/k0": 10, "q0/r0/k1": 11, "t1/q0/r0/k0": 12, "t1/q0/r0/k1": 13,
+                     "q1/r0/k0": 10, "q1/r0/k1": 11, "t1/q1/r0/k0": 12, "t1/q1/r0/k1": 13}
