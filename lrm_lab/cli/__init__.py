@@ -6,6 +6,7 @@
     python -m lrm_lab show 42
     python -m lrm_lab bench --family basic_arithmetic --n 50 --technique baseline --technique search:n=8 --json
     python -m lrm_lab export --run 12 --format csv
+    python -m lrm_lab memory list --namespace model:embedded
 
 Each command lives in its own module with an ``add_parser`` (or ``add_parsers``) and a ``run``.
 """
@@ -17,7 +18,7 @@ import logging
 import os
 import sys
 
-from lrm_lab.cli import bench, compare, history
+from lrm_lab.cli import bench, compare, history, memory
 from lrm_lab.errors import InputError, ModelLoadError
 
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_parser(commands)
     history.add_parsers(commands)
     bench.add_parsers(commands)
+    memory.add_parser(commands)
     return parser
 
 
@@ -42,6 +44,7 @@ COMMANDS = {
     "rerun": history.run_rerun,
     "bench": bench.run_bench,
     "export": bench.run_export,
+    "memory": memory.run,
 }
 
 

@@ -6,12 +6,15 @@ import argparse
 import dataclasses
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.tasks.families import FAMILIES
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
+
+if TYPE_CHECKING:
+    from lrm_lab.service.memory import MemorySettings
 
 
 def option_flags() -> dict[str, dataclasses.Field]:
@@ -24,16 +27,25 @@ def option_flags() -> dict[str, dataclasses.Field]:
 
 
 def add_option_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
-    """Add one --flag per technique option except those in ``skip``, with its help text and choices."""
+    """Add one --flag per technique option except those in ``skip``, with its help text and choices.
+
+    A flag left out is None, so the technique's own default applies. A bool option becomes a
+    pair of switches, such as --clean and --no-clean.
+    """
     for name, field in option_flags().items():
         if name in skip:
             continue
         meta = field.metadata
+        flag = f"--{name.replace('_', '-')}"
+        if isinstance(field.default, bool):
+            parser.add_argument(flag, dest=f"option_{name}", action=argparse.BooleanOptionalAction, default=None,
+                                help=f"{meta['help']} (default {'on' if field.default else 'off'})")
+            continue
         kwargs: dict[str, Any] = {"type": type(field.default), "help": f"{meta['help']} (default {field.default})"}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
             kwargs["help"] = f"{meta['help']} One of {', '.join(meta['choices'])} (default {field.default})"
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=f"option_{name}", metavar=name.upper(), **kwargs)
+        parser.add_argument(flag, dest=f"option_{name}", metavar=name.upper(), **kwargs)
 
 
 def option_values(args: argparse.Namespace, technique: str) -> dict[str, Any]:
@@ -56,12 +68,77 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument("--seed", type=int, default=0, help="seed of the generated question (the page's question seed)")
     compare.add_argument("--sample-seed", type=int, default=0, help="seed of sampling (the page's sampling seed)")
     compare.add_argument(
-        "--technique", action="append", choices=sorted(TECHNIQUES), help="technique to run; repeat for several"
+        "--technique", action="append", metavar="TECHNIQUE",
+        help=f"technique of one column: {', '.join(sorted(TECHNIQUES))}, or several joined with +, such as "
+        "memory+search; repeat for several columns (default baseline)",
     )
+    compare.add_argument("--namespace", help="memory namespace that memory columns read and write "
+                         "(default: the model's own, model:<model id>)")
+    compare.add_argument("--no-memory-writes", action="store_true",
+                         help="memory columns read memory but write nothing to it")
     compare.add_argument("--model", default="embedded", help="embedded, a hub id, a model folder or a .gguf file")
     compare.add_argument("--json", action="store_true", help="print one JSON object to stdout")
     compare.add_argument("--no-progress", action="store_true", help="hide the progress bar on stderr")
     add_option_flags(compare)
+
+
+def parse_column(spec: str) -> str:
+    """Check one --technique value such as "memory+search"; return its techniques in stage order.
+
+    A column without a decoding technique gets baseline ("memory" becomes "memory+baseline"),
+    so that decoding flags such as --max-new-tokens reach the technique that decodes it.
+    """
+    from lrm_lab.techniques.recipe import make_recipe
+
+    if ":" in spec:
+        raise InputError(
+            f"--technique {spec!r}: compare takes technique names only and sets their options with flags, "
+            "such as --technique search --n 8. Recipes written TECHNIQUE:OPTION=VALUE are for bench."
+        )
+    names = [part.strip() for part in spec.split("+")]
+    for name in names:
+        if name not in TECHNIQUES:
+            problem = f"an unknown technique {name!r}" if name else "an empty technique name"
+            raise InputError(
+                f"--technique {spec!r} has {problem}; choose from {', '.join(sorted(TECHNIQUES))}, "
+                "and join several with +, as in memory+search."
+            )
+    return make_recipe(names).name
+
+
+def column_options(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str, dict[str, Any]]]:
+    """Return the columns of --technique and the option flags per technique they use.
+
+    Raises InputError for an option flag that no column's technique has, instead of ignoring it.
+    """
+    columns = tuple(parse_column(spec) for spec in args.technique or ["baseline"])
+    named = sorted({name for column in columns for name in column.split("+")})
+    options = {name: option_values(args, name) for name in named}
+
+    used = {option for values in options.values() for option in values}
+    for name in option_flags():
+        if getattr(args, f"option_{name}") is None or name in used:
+            continue
+        owners = [technique.name for technique in TECHNIQUES.values()
+                  if name in {own.name for own in option_fields(technique.options_type)}]
+        raise InputError(
+            f"--{name.replace('_', '-')} is an option of {' and '.join(owners)}, and no --technique uses it: "
+            f"add a column such as --technique {owners[0]}, or leave --{name.replace('_', '-')} out."
+        )
+    return columns, options
+
+
+def memory_settings(args: argparse.Namespace, columns: tuple[str, ...]) -> MemorySettings:
+    """Return the MemorySettings of --namespace and --no-memory-writes, checked before the model loads."""
+    from lrm_lab.service.memory import MemorySettings, check_namespace
+
+    reads_memory = any("memory" in column.split("+") for column in columns)
+    if not reads_memory and (args.namespace is not None or args.no_memory_writes):
+        flag = "--namespace" if args.namespace is not None else "--no-memory-writes"
+        raise InputError(f"{flag} applies to memory columns, and none is given: add --technique memory "
+                         f"or --technique memory+search, or leave {flag} out.")
+    namespace = check_namespace(args.namespace) if args.namespace is not None else None
+    return MemorySettings(namespace, writes=not args.no_memory_writes)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,9 +159,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--answer goes with --question; a --family question brings its own reference answer.")
     else:
         question = build_question("family", args.family, args.settings, args.seed)
-    techniques = tuple(args.technique or ["baseline"])
-    options = {name: option_values(args, name) for name in techniques}
-    request = CompareRequest(question, techniques, options, args.sample_seed)
+    columns, options = column_options(args)
+    request = CompareRequest(question, columns, options, args.sample_seed, memory=memory_settings(args, columns))
     plan_comparison(request)  # reject bad options before the model loads
 
     lab = Lab()
@@ -108,10 +184,32 @@ def print_summary(summary: dict) -> None:
     question = summary["question"]
     print(f"Question: {question['text']}")
     print(f"Reference: {question['reference'] if question['reference'] is not None else '(none)'}\n")
+    width = max((len(result["recipe"] or result["technique"]) for result in summary["results"]), default=10)
     for result in summary["results"]:
         print(
-            f"{result['technique']:<10} answer={result['answer']!s:<12} verdict={result['verdict']:<10} "
-            f"tokens={result['completion_tokens']:<5} seconds={result['seconds']:.1f}  attempt={result['attempt_id']}"
+            f"{result['recipe'] or result['technique']:<{width}} answer={result['answer']!s:<12} "
+            f"verdict={result['verdict']:<10} tokens={result['completion_tokens']:<5} "
+            f"seconds={result['seconds']:.1f}  attempt={result['attempt_id']}"
         )
+        if "memory" in result["technique"].split("+"):
+            print_memory_lines(result)
         if result["error"]:
-            print(f"           error: {result['error']}")
+            print(f"    error: {result['error']}")
+
+
+def print_memory_lines(result: dict) -> None:
+    """Print the memories a memory column used, with similarity and source attempt, and the memory it wrote."""
+    memory = result["details"].get("memory")
+    if memory is None:  # the column failed before its memory stage ran
+        return
+    hits = memory["hits"]
+    if hits:
+        print(f"    memories used from namespace {memory['namespace']!r}:")
+        for hit in hits:
+            source = f"attempt {hit['attempt_id']}" if hit["attempt_id"] is not None else "no stored attempt"
+            print(f"      memory {hit['id']:<6} similarity {hit['similarity']:.3f}  from {source}")
+    else:
+        print(f"    memories used: none with similarity >= {memory['threshold']:g} in namespace {memory['namespace']!r}")
+    # The id is that of an equal memory already stored when the same solution was remembered before.
+    written = result["memory_written"]
+    print(f"    remembered as memory {written}" if written is not None else "    not remembered")
