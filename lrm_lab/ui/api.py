@@ -1,4 +1,4 @@
-"""Named API endpoints for `gradio_client`: compare, benchmark, export, read history, load a model."""
+"""Named API endpoints for `gradio_client`: compare, benchmark, export, read history, load a model, manage memory."""
 
 from __future__ import annotations
 
@@ -20,6 +20,16 @@ from lrm_lab.service.estimate import estimate_benchmark
 from lrm_lab.service.export import export_attempts, export_summaries
 from lrm_lab.service.history import HISTORY_COLUMNS, attempt_dict, history_rows
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.memory_view import (
+    delete_entry,
+    export_namespace,
+    list_memories_json,
+    mark_attempt_right,
+    memory_detail,
+    namespaces_json,
+    reset_memory,
+    similar_memories_json,
+)
 from lrm_lab.service.questions import build_question
 from lrm_lab.service.results import summarize_run
 from lrm_lab.tasks.families import parse_settings
@@ -157,6 +167,7 @@ def register_api(lab: Lab) -> None:
         except InputError as error:
             raise gr.Error(str(error)) from None
 
+    _register_memory_api(lab)
     gr.api(compare, api_name="compare", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
     gr.api(benchmark, api_name="benchmark", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
     gr.api(benchmark_summary, api_name="benchmark_summary")
@@ -165,6 +176,61 @@ def register_api(lab: Lab) -> None:
     gr.api(attempt, api_name="attempt")
     gr.api(model_info, api_name="model_info", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
     gr.api(load_model, api_name="load_model", concurrency_id=MODEL_EVENTS, concurrency_limit=1)
+
+
+def _register_memory_api(lab: Lab) -> None:
+    """Register the memory endpoints: list namespaces and memories, search, read, delete, export, reset, mark."""
+
+    def memory_namespaces() -> list[dict]:
+        """Return every memory namespace that has entries, with its entry and retrieval counts."""
+        return namespaces_json(lab.store)
+
+    def memory_list(namespace: str, text: str = "", limit: int = 100) -> list[dict]:
+        """Return a namespace's newest memories; `text` keeps those whose question, answer or trace contains it."""
+        return _user_errors(list_memories_json, lab.store, namespace, text, limit)
+
+    def memory_similar(namespace: str, text: str, k: int = 5) -> list[dict]:
+        """Return the k memories whose questions are most similar to `text`, each with its cosine similarity."""
+        return _user_errors(similar_memories_json, lab.store, namespace, text, k)
+
+    def memory_get(memory_id: int) -> dict:
+        """Return one memory with its full trace, the attempt it came from and that attempt's run id."""
+        return _user_errors(memory_detail, lab.store, memory_id)
+
+    def memory_delete(memory_id: int) -> dict:
+        """Delete one memory and return it. A server started with LRM_LAB_LOCK_MODEL=1 rejects this."""
+        return _user_errors(delete_entry, lab.store, memory_id)
+
+    def memory_export(namespace: str) -> str:
+        """Return a namespace's memories as JSONL text, oldest first, one memory per line."""
+        return _user_errors(export_namespace, lab.store, namespace)
+
+    def memory_reset(namespace: str, confirm: str = "") -> dict:
+        """Delete every memory of a namespace when `confirm` repeats its name; return how many were deleted.
+
+        A server started with LRM_LAB_LOCK_MODEL=1 rejects this.
+        """
+        deleted = _user_errors(reset_memory, lab.store, namespace, confirm)
+        return {"namespace": namespace.strip(), "deleted": deleted}
+
+    def memory_mark(attempt_id: int, namespace: str = "") -> dict:
+        """Write an unverified attempt's answer to memory as marked right by a user; return the memory.
+
+        An empty `namespace` means the attempt model's own namespace, "model:<model id>".
+        """
+        return _user_errors(mark_attempt_right, lab.store, attempt_id, namespace)
+
+    for endpoint in (memory_namespaces, memory_list, memory_similar, memory_get, memory_delete, memory_export,
+                     memory_reset, memory_mark):
+        gr.api(endpoint, api_name=endpoint.__name__)
+
+
+def _user_errors(function, *args):
+    """Call ``function``; turn an InputError or a failed embedding-model load into a message for the client."""
+    try:
+        return function(*args)
+    except (InputError, ModelLoadError) as error:
+        raise gr.Error(str(error)) from None
 
 
 def _run_id(value) -> int:

@@ -1,4 +1,4 @@
-"""Assemble the Gradio app: header with the model picker, then the Compare, Benchmark, History and About tabs."""
+"""Assemble the Gradio app: header with the model picker, then the Compare, Benchmark, History, Memory and About tabs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from lrm_lab.ui.api import register_api
 from lrm_lab.ui.benchmark_tab import build_benchmark_tab
 from lrm_lab.ui.compare_tab import MODEL_EVENTS, build_compare_tab
 from lrm_lab.ui.history_tab import build_history_tab
+from lrm_lab.ui.memory_tab import build_memory_tab
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ def build_app(lab: Lab) -> gr.Blocks:
                 refresh_benchmark_runs, benchmark_runs = build_benchmark_tab(lab)
             with gr.Tab("History") as history:
                 refresh, refresh_inputs, table = build_history_tab(lab)
+            with gr.Tab("Memory") as memory:
+                refresh_memory, memory_inputs, memory_outputs = build_memory_tab(lab)
             with gr.Tab("About"):
                 gr.Markdown(ABOUT.read_text(encoding="utf-8") if ABOUT.is_file() else "")
         register_api(lab)
@@ -69,6 +72,7 @@ def build_app(lab: Lab) -> gr.Blocks:
         load.click(load_model, model_picker, model_view, concurrency_id=MODEL_EVENTS, concurrency_limit=1,
                    api_visibility="private")
         history.select(refresh, refresh_inputs, table, api_visibility="private")
+        memory.select(refresh_memory, memory_inputs, memory_outputs, api_visibility="private")
         benchmark.select(refresh_benchmark_runs, None, benchmark_runs, queue=False, api_visibility="private")
         poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
         # Another page may have loaded a different model: show the one this run used.

@@ -1,4 +1,4 @@
-"""The History tab: stored runs and attempts, filtered; one attempt re-opened, re-run or re-scored."""
+"""The History tab: stored runs and attempts, filtered; one attempt re-opened, re-run, re-scored or marked right."""
 
 from __future__ import annotations
 
@@ -19,8 +19,11 @@ from lrm_lab.service.history import (
     run_rows,
 )
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.memory import default_namespace
+from lrm_lab.service.memory_view import mark_attempt_right
 from lrm_lab.service.rerun import rerun_attempt, rerun_json
 from lrm_lab.service.rescore import RESCORE_COLUMNS, rescore_attempt, rescore_run, rescore_rows, rescore_summary
+from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.ui import render
 from lrm_lab.ui.compare_tab import MODEL_EVENTS
@@ -118,6 +121,11 @@ def _attempt_view() -> dict:
         view["stop"] = gr.Button("Stop re-run", variant="stop", elem_id="rerun-stop")
         view["rescore"] = gr.Button("Re-score with the current extractor", elem_id="rescore-button")
         view["rescore_run"] = gr.Button("Re-score run (the run id above)", elem_id="rescore-run-button")
+    with gr.Row(visible=False) as view["mark_row"]:
+        view["mark_namespace"] = gr.Textbox(label="Memory namespace", info="Empty: the attempt model's own namespace.",
+                                            max_length=200, scale=3, key="mark-namespace", elem_id="mark-namespace")
+        view["mark"] = gr.Button("Mark answer as right (write to memory)", scale=1, elem_id="mark-button")
+    view["mark_result"] = gr.Markdown("", elem_id="mark-result")
     view["rerun_result"] = gr.HTML(elem_id="rerun-result")
     view["rerun_trace"] = gr.Textbox(label="Re-run trace", lines=8, max_lines=24, autoscroll=True,
                                      interactive=False, elem_id="rerun-trace")
@@ -128,15 +136,28 @@ def _attempt_view() -> dict:
 
 
 def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Textbox):
-    """Wire opening, re-running and re-scoring an attempt; return the re-run event."""
-    opened = [view["header"], view["trace"], view["details"]]
+    """Wire opening, re-running, re-scoring and marking right an attempt; return the re-run event."""
+    opened = [view["header"], view["trace"], view["details"], view["mark_row"], view["mark_namespace"],
+              view["mark_result"]]
 
     def open_attempt(identifier: float | None):
         try:
             record = attempt_dict(lab.store, identifier)
         except InputError as error:
-            return f"**Not found:** {error}", "", ""
-        return attempt_header(record), record["trace"], json.dumps(record_details(record), indent=2, default=str)
+            return f"**Not found:** {error}", "", "", gr.update(visible=False), gr.skip(), ""
+        # Only an unverified answer can be marked right, because the other verdicts come from a reference answer.
+        markable = record["verdict"] == Verdict.UNVERIFIED and record["answer"] is not None
+        return (attempt_header(record), record["trace"], json.dumps(record_details(record), indent=2, default=str),
+                gr.update(visible=markable), default_namespace(record["model_id"]), "")
+
+    def mark(identifier: float | None, namespace: str):
+        try:
+            memory = mark_attempt_right(lab.store, identifier, namespace)
+        except InputError as error:
+            log.info("mark-right of attempt %r rejected: %s", identifier, error)
+            gr.Warning(str(error))
+            return f"**Not written to memory:** {render.escape_markdown(str(error))}"
+        return render.marked_markdown(memory)
 
     def select_row(data, event: gr.SelectData):
         row = event.index[0]
@@ -170,6 +191,8 @@ def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Tex
     rescored = [view["rescore_summary"], view["rescore_table"]]
     view["open"].click(open_attempt, view["attempt_id"], opened, api_visibility="private")
     table.select(select_row, table, [view["attempt_id"], *opened], api_visibility="private")
+    view["mark"].click(mark, [view["attempt_id"], view["mark_namespace"]], view["mark_result"],
+                       api_visibility="private")
     view["stop"].click(stop_handler, None, None, queue=False, api_visibility="private")
     view["rescore"].click(rescore_one, view["attempt_id"], rescored, api_visibility="private")
     view["rescore_run"].click(rescore_all, run_id, rescored, api_visibility="private")
