@@ -20,6 +20,7 @@ from lrm_lab.service.estimate import estimate_benchmark
 from lrm_lab.service.export import export_attempts, export_summaries
 from lrm_lab.service.history import HISTORY_COLUMNS, attempt_dict, history_rows
 from lrm_lab.service.lab import Lab
+from lrm_lab.service.memory import MemorySettings
 from lrm_lab.service.memory_view import (
     delete_entry,
     export_namespace,
@@ -49,12 +50,16 @@ def register_api(lab: Lab) -> None:
         techniques: str = "baseline,search",
         options: str = "{}",
         seed: int = 0,
+        namespace: str = "",
+        memory_writes: bool = True,
     ) -> Iterator[dict]:
         """Run techniques on one question; the last output is {"question", "run_id", "results"}.
 
         Give `question` (and optionally `reference`) for a typed question, else `family` with
-        JSON `settings` and `question_seed`. `techniques` is comma-separated; `options` is JSON
-        such as {"search": {"n": 8, "strategy": "self_consistency"}}. Earlier outputs report
+        JSON `settings` and `question_seed`. `techniques` is comma-separated, and "memory+search"
+        is one column; `options` is JSON such as {"search": {"n": 8, "strategy": "self_consistency"}}.
+        Memory columns read and write `namespace` (empty: the model's own) unless `memory_writes`
+        is false. Earlier outputs report
         progress as {"run_id", "progress", "message"}; a client that cancels or disconnects
         stops the run.
         """
@@ -64,7 +69,8 @@ def register_api(lab: Lab) -> None:
             else:
                 built = build_question("family", family, settings, question_seed)
             names = tuple(name.strip() for name in techniques.split(",") if name.strip())
-            request = CompareRequest(built, names, _parse_options(options), seed)
+            memory = MemorySettings(namespace.strip() or None, bool(memory_writes))
+            request = CompareRequest(built, names, _parse_options(options), seed, memory=memory)
             final = None
             for final in run_comparison(request, lab.model, lab.store):
                 if not final.done:
@@ -124,10 +130,16 @@ def register_api(lab: Lab) -> None:
         seed: int = 0,
         confirm: bool = False,
         resume_run_id: int = 0,
+        rounds: int = 1,
+        namespace: str = "",
+        memory_writes: bool = True,
     ) -> Iterator[dict]:
         """Run recipes over family questions, or resume a stored run; the last output is the run's summary.
 
-        `recipes` contains one recipe per line, such as "baseline" and "search:n=8". A run whose estimate
+        `recipes` contains one recipe per line, such as "baseline", "search:n=8" and "memory+search".
+        `rounds` runs the set that many times, so memory recipes give a retry curve ("by_round" in
+        the summary); they read and write `namespace` (empty: the model's own) unless
+        `memory_writes` is false. A run whose estimate
         is above the time threshold starts only with `confirm=True`. Earlier outputs report
         progress as {"run_id", "done", "total", "message"}; cancelling the job stops the run, and
         `resume_run_id` continues it later.
@@ -139,12 +151,13 @@ def register_api(lab: Lab) -> None:
                 request = BenchmarkRequest(
                     FamilySet(family, parse_settings(settings), first_seed, count),
                     tuple(parse_recipe(line) for line in recipes.splitlines() if line.strip()), repeats, seed,
+                    rounds, MemorySettings(namespace.strip() or None, bool(memory_writes)),
                 )
                 plan = plan_benchmark(request)
                 estimate = estimate_benchmark(plan, lab.model, lab.store)
                 if estimate.needs_confirmation and not confirm:
                     raise InputError(f"{estimate.text()}\nCall again with confirm=True to start it.")
-                run_id = start_benchmark(plan, lab.model, lab.store)
+                run_id = start_benchmark(plan, lab.model, lab.store, request.memory)
             for update in run_benchmark(run_id, lab.model, lab.store):
                 yield {"run_id": run_id, "done": update.done, "total": update.total, "message": update.message}
             yield summarize_run(lab.store, run_id)

@@ -38,13 +38,13 @@ def build_app(lab: Lab) -> gr.Blocks:
         model_view = gr.Markdown(render.model_markdown(lab.slot.loaded.info if lab.slot.loaded else None),
                                  elem_id="model-view")
 
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Compare"):
                 run_event = build_compare_tab(lab)
             with gr.Tab("Benchmark") as benchmark:
                 refresh_benchmark_runs, benchmark_runs = build_benchmark_tab(lab)
-            with gr.Tab("History") as history:
-                refresh, refresh_inputs, table = build_history_tab(lab)
+            with gr.Tab("History", id="history") as history:
+                (refresh, refresh_inputs, table), (open_attempt, attempt_outputs) = build_history_tab(lab)
             with gr.Tab("Memory") as memory:
                 refresh_memory, memory_inputs, memory_outputs = build_memory_tab(lab)
             with gr.Tab("About"):
@@ -69,11 +69,19 @@ def build_app(lab: Lab) -> gr.Blocks:
 
         poll = gr.Timer(2.0)
 
+        def open_link(request: gr.Request):
+            """Open the History tab at the attempt that a link such as ?attempt=12 names (memory links use it)."""
+            identifier = (request.query_params.get("attempt") or "").strip() if request else ""
+            if not identifier:
+                return [gr.skip()] * (len(attempt_outputs) + 1)
+            return [gr.Tabs(selected="history"), *open_attempt(identifier)]
+
         load.click(load_model, model_picker, model_view, concurrency_id=MODEL_EVENTS, concurrency_limit=1,
                    api_visibility="private")
         history.select(refresh, refresh_inputs, table, api_visibility="private")
         memory.select(refresh_memory, memory_inputs, memory_outputs, api_visibility="private")
         benchmark.select(refresh_benchmark_runs, None, benchmark_runs, queue=False, api_visibility="private")
+        demo.load(open_link, None, [tabs, *attempt_outputs], queue=False, api_visibility="private")
         poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
         # Another page may have loaded a different model: show the one this run used.
         run_event.then(poll_model, None, [model_view, poll], queue=False, api_visibility="private")

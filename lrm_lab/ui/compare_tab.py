@@ -34,7 +34,7 @@ def build_compare_tab(lab: Lab):
         with gr.Column(scale=1):
             gr.Markdown("### Question")
             source = gr.Radio([("reasoning-gym family", "family"), ("typed question", "typed")], value="family",
-                              label="Source", key="source")
+                              label="Source", key="source", elem_id="question-source")
             with gr.Group(visible=True) as family_group:
                 family = gr.Dropdown([(f.title, f.name) for f in FAMILIES.values()], value=default_family,
                                      label="Family", key="family", elem_id="family")
@@ -45,25 +45,25 @@ def build_compare_tab(lab: Lab):
                                           elem_id="question-seed")
             with gr.Group(visible=False) as typed_group:
                 text = gr.Textbox(label="Your question", info="Up to 4,000 characters.", lines=4, max_length=4000,
-                                  key="typed-text",
+                                  key="typed-text", elem_id="typed-text",
                                   placeholder="A train leaves at 3 pm and travels 120 km at 60 km/h. When does it arrive?")
                 reference = gr.Textbox(label="Reference answer (optional; without it verdicts are unverified)",
-                                       key="typed-reference")
+                                       key="typed-reference", elem_id="typed-reference")
             preview = gr.Button("Preview question", size="sm")
         with gr.Column(scale=1):
             gr.Markdown("### Techniques")
             techniques = gr.CheckboxGroup([(column_title(make_recipe(name)), name) for name in COLUMNS],
-                                          value=DEFAULT_COLUMNS, label="Compare", key="techniques",
+                                          value=DEFAULT_COLUMNS, label="Compare", key="techniques", elem_id="compare-techniques",
                                           info="One column per ticked recipe. Baseline is the reference point.")
             sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
                                     info="The same question, settings and seed give the same output.", key="sample-seed")
             option_controls = technique_option_controls()
             with gr.Accordion("Memory store", open=False):
-                namespace = gr.Textbox(label="Namespace", key="memory-namespace", elem_id="memory-namespace",
+                namespace = gr.Textbox(label="Namespace", key="compare-namespace", elem_id="compare-namespace",
                                        placeholder="model:<model id> (the loaded model's own)",
                                        info="Memory columns read and write here. Name a shared one for a workshop.")
-                memory_writes = gr.Checkbox(True, label="Write verified answers to memory", key="memory-writes",
-                                            elem_id="memory-writes",
+                memory_writes = gr.Checkbox(True, label="Write verified answers to memory", key="compare-memory-writes",
+                                            elem_id="compare-memory-writes",
                                             info="A memory column's answer that matches the reference is remembered.")
             with gr.Row():
                 run = gr.Button("Run comparison", variant="primary", elem_id="run-button")

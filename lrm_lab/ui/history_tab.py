@@ -16,6 +16,7 @@ from lrm_lab.service.history import (
     filter_choices,
     history_rows,
     load_attempt,
+    parse_id,
     run_rows,
 )
 from lrm_lab.service.lab import Lab
@@ -35,7 +36,8 @@ def build_history_tab(lab: Lab) -> tuple:
     """Lay out the History tab and wire its events.
 
     Returns (refresh function, its inputs, its outputs), so that the app can refresh the tables
-    and the filter menus whenever the tab is selected.
+    and the filter menus whenever the tab is selected, and (open function, its outputs), so that
+    the app can open the attempt that a link such as ``?attempt=12`` names.
     """
     filters, refresh = _filter_controls(lab)
     status = gr.Markdown("", elem_id="history-status")
@@ -76,9 +78,17 @@ def build_history_tab(lab: Lab) -> tuple:
     runs_table.select(select_run, runs_table, filters["run_id"], api_visibility="private").then(
         refresh_tables, inputs, outputs, api_visibility="private"
     )
-    _wire_attempt_view(lab, view, table, filters["run_id"]).then(refresh_tables, inputs, outputs,
-                                                                 api_visibility="private")
-    return refresh_tables, inputs, outputs
+    rerun_event, open_attempt, opened = _wire_attempt_view(lab, view, table, filters["run_id"])
+    rerun_event.then(refresh_tables, inputs, outputs, api_visibility="private")
+
+    def open_linked(identifier: str) -> tuple:
+        try:
+            number = parse_id(identifier, "attempt id")
+        except InputError:
+            number = None  # open_attempt shows why the link's id is invalid
+        return (number, *open_attempt(identifier))
+
+    return (refresh_tables, inputs, outputs), (open_linked, [view["attempt_id"], *opened])
 
 
 def _filter_controls(lab: Lab) -> tuple[dict, gr.Button]:
@@ -136,7 +146,10 @@ def _attempt_view() -> dict:
 
 
 def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Textbox):
-    """Wire opening, re-running, re-scoring and marking right an attempt; return the re-run event."""
+    """Wire opening, re-running, re-scoring and marking right an attempt.
+
+    Returns the re-run event, the function that opens an attempt, and that function's outputs.
+    """
     opened = [view["header"], view["trace"], view["details"], view["mark_row"], view["mark_namespace"],
               view["mark_result"]]
 
@@ -196,8 +209,9 @@ def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Tex
     view["stop"].click(stop_handler, None, None, queue=False, api_visibility="private")
     view["rescore"].click(rescore_one, view["attempt_id"], rescored, api_visibility="private")
     view["rescore_run"].click(rescore_all, run_id, rescored, api_visibility="private")
-    return view["rerun"].click(rerun_handler, view["attempt_id"], [view["rerun_result"], view["rerun_trace"]],
+    rerun_event = view["rerun"].click(rerun_handler, view["attempt_id"], [view["rerun_result"], view["rerun_trace"]],
                                concurrency_id=MODEL_EVENTS, concurrency_limit=1, api_visibility="private")
+    return rerun_event, open_attempt, opened
 
 
 def _rerun_updates(lab: Lab, identifier: float | None, owner: str, progress):

@@ -10,7 +10,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lrm_lab.models.fake import FakeBackend
 from lrm_lab.service.compare import CompareRequest, run_comparison
-from lrm_lab.service.memory import MemoryBank
+from lrm_lab.service.memory import MemoryBank, MemorySettings
 from lrm_lab.tasks.question import Question
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
@@ -47,7 +47,7 @@ def page(browser, launched_app):
 
 def wait_for_text(page, selector: str, text: str, timeout: int = 30_000):
     page.wait_for_function(
-        "([selector, text]) => document.querySelector(selector).innerText.includes(text)",
+        "([selector, text]) => (document.querySelector(selector)?.innerText || '').includes(text)",
         arg=[selector, text], timeout=timeout,
     )
 
@@ -145,3 +145,50 @@ def test_mark_unverified_answer_right(page, launched_app):
     assert memory.source == "marked"
     assert memory.namespace == "model:fake"
     assert f"#{memory.id}" in page.locator("#mark-result").inner_text()
+
+
+def fill_until_kept(page, selector: str, value: str):
+    """Type a value and retype until it stays, since the page's initialisation can reset early input."""
+    field = page.locator(selector).first
+    for _ in range(10):
+        field.fill(value)
+        field.press("Tab")
+        page.wait_for_timeout(500)
+        if field.input_value() == value:
+            return
+    raise AssertionError(f"{selector} did not keep the value {value!r}")
+
+
+def test_memory_column_links_to_its_source(page, launched_app):
+    url, lab = launched_app
+    # A solved attempt of this question, remembered in a namespace of its own.
+    question = Question(text="What is 40 + 2?", reference="42", source="typed")
+    solved = list(run_comparison(
+        CompareRequest(question, ("memory",), memory=MemorySettings("browser-compare")),
+        FakeBackend(["40 plus 2 is 42.\nAnswer: 42"]), lab.store,
+    ))[-1].columns["memory"]
+    assert solved.memory_id is not None
+
+    # On the Compare tab: the typed question, the Memory column alone, the same namespace.
+    page.locator("#question-source").get_by_label("typed question").check()
+    fill_until_kept(page, "#typed-text textarea", question.text)
+    fill_until_kept(page, "#typed-reference textarea, #typed-reference input", "42")
+    for title in ("Baseline", "Search"):
+        page.locator("#compare-techniques").get_by_label(title, exact=True).uncheck()
+    page.get_by_text("Memory store").click()
+    fill_until_kept(page, "#compare-namespace textarea, #compare-namespace input", "browser-compare")
+    page.get_by_text("Baseline options").click()
+    fill_until_kept(page, "#option-baseline-max_new_tokens input", "24")
+    page.click("#run-button")
+    page.wait_for_function("document.querySelector('#compare-status').innerText.includes('Done')", timeout=180_000)
+
+    details = page.locator("#details-memory")
+    assert "browser-compare" in details.inner_text()
+    assert f"#{solved.memory_id}" in details.locator("table.memories").inner_text()
+    link = details.locator(f'a[href="?attempt={solved.attempt_id}"]')
+    assert link.count() == 1
+
+    # Following the link opens the History tab at the attempt the memory came from.
+    page.goto(url + f"?attempt={solved.attempt_id}")
+    wait_for_text(page, "#attempt-header", f"Attempt #{solved.attempt_id}")
+    assert page.get_by_role("tab", name="History").get_attribute("aria-selected") == "true"
