@@ -37,7 +37,7 @@ class MemoryOptions:
 
 @dataclass(frozen=True)
 class MemoryContext:
-    """What the memory stage adds: worked examples for the prompt and the details to store."""
+    """The output of the memory stage: worked examples for the prompt and the details to store."""
 
     examples: tuple[WorkedExample, ...]
     details: dict[str, Any]

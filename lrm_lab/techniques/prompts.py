@@ -27,7 +27,7 @@ def chain_of_thought(question: Question, examples: tuple[WorkedExample, ...] = (
     """Ask for step-by-step reasoning and an 'Answer:' line, as in chain-of-thought prompting.
 
     Worked examples come first as earlier turns of the chat, each question with its solution,
-    so the model sees solved problems in the same form as the one it must answer.
+    so the model reads solved problems in the same form as the one it must answer.
     """
     messages: list[Message] = []
     for example in examples:

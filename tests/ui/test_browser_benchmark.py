@@ -5,6 +5,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_tools import type_value
 
 from lrm_lab.service.export import read_export
 
@@ -24,18 +25,6 @@ def bench_page(browser, launched_app):
     opened.wait_for_selector("#bench-run")
     yield opened
     opened.close()
-
-
-def type_value(page, selector: str, value: str):
-    """Type into a field until the value sticks (the page's initialisation can reset early input)."""
-    field = page.locator(selector).first
-    for _ in range(10):
-        field.fill(value)
-        field.press("Tab")
-        page.wait_for_timeout(500)
-        if field.input_value() == value:
-            return
-    raise AssertionError(f"{selector} did not keep the value {value}")
 
 
 def wait_for_status(page, words: str, timeout_ms: int = 240_000):

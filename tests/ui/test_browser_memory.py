@@ -6,6 +6,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_tools import type_value
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from lrm_lab.models.fake import FakeBackend
@@ -147,18 +148,6 @@ def test_mark_unverified_answer_right(page, launched_app):
     assert f"#{memory.id}" in page.locator("#mark-result").inner_text()
 
 
-def fill_until_kept(page, selector: str, value: str):
-    """Type a value and retype until it stays, since the page's initialisation can reset early input."""
-    field = page.locator(selector).first
-    for _ in range(10):
-        field.fill(value)
-        field.press("Tab")
-        page.wait_for_timeout(500)
-        if field.input_value() == value:
-            return
-    raise AssertionError(f"{selector} did not keep the value {value!r}")
-
-
 def test_memory_column_links_to_its_source(page, launched_app):
     url, lab = launched_app
     # A solved attempt of this question, remembered in a namespace of its own.
@@ -171,14 +160,14 @@ def test_memory_column_links_to_its_source(page, launched_app):
 
     # On the Compare tab: the typed question, the Memory column alone, the same namespace.
     page.locator("#question-source").get_by_label("typed question").check()
-    fill_until_kept(page, "#typed-text textarea", question.text)
-    fill_until_kept(page, "#typed-reference textarea, #typed-reference input", "42")
+    type_value(page, "#typed-text textarea", question.text)
+    type_value(page, "#typed-reference textarea, #typed-reference input", "42")
     for title in ("Baseline", "Search"):
         page.locator("#compare-techniques").get_by_label(title, exact=True).uncheck()
     page.get_by_text("Memory store").click()
-    fill_until_kept(page, "#compare-namespace textarea, #compare-namespace input", "browser-compare")
+    type_value(page, "#compare-namespace textarea, #compare-namespace input", "browser-compare")
     page.get_by_text("Baseline options").click()
-    fill_until_kept(page, "#option-baseline-max_new_tokens input", "24")
+    type_value(page, "#option-baseline-max_new_tokens input", "24")
     page.click("#run-button")
     page.wait_for_function("document.querySelector('#compare-status').innerText.includes('Done')", timeout=180_000)
 
