@@ -158,7 +158,8 @@ def _wire_entry(lab: Lab, entry: dict, controls: dict):
 def _wire_manage(lab: Lab, manage: dict, namespace: gr.Textbox):
     """Wire the export and the confirmed reset; return the reset event, after which the table refreshes."""
 
-    def export(name: str):
+    # Gradio reserves the function name as an API name even for private events, and /export is taken.
+    def export_file(name: str):
         try:
             return str(export_namespace_file(lab.store, name)), ""
         except InputError as error:
@@ -173,6 +174,6 @@ def _wire_manage(lab: Lab, manage: dict, namespace: gr.Textbox):
             return f"**Not reset:** {render.escape_markdown(str(error))}", gr.skip()
         return f"**Reset namespace {render.escape_markdown(name.strip())}:** {deleted} memories deleted.", ""
 
-    manage["export"].click(export, namespace, [manage["download"], manage["message"]], api_visibility="private")
+    manage["export"].click(export_file, namespace, [manage["download"], manage["message"]], api_visibility="private")
     return manage["reset"].click(reset, [namespace, manage["confirm"]], [manage["message"], manage["confirm"]],
                                  api_visibility="private")
