@@ -180,6 +180,8 @@ class MemoryRow(Base):
         CheckConstraint("retrievals >= 0", name="retrievals_non_negative"),
         # One entry per solved question and answer in a namespace; a second solve adds nothing.
         UniqueConstraint("namespace", "question_key", "answer", name="uq_memories_namespace_question_key"),
+        # Attempts record the ids of the memories they used, so a deleted id must never be given again.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

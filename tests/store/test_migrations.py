@@ -36,9 +36,10 @@ def version_rows(path: Path) -> list[tuple[str]]:
 
 
 def table_names(path: Path) -> set[str]:
+    """Return the database's tables, without SQLite's own (sqlite_sequence backs AUTOINCREMENT)."""
     with sqlite3.connect(path) as connection:
         rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    return {name for (name,) in rows}
+    return {name for (name,) in rows if not name.startswith("sqlite_")}
 
 
 def test_migrations_have_single_head() -> None:

@@ -42,6 +42,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["question_id"], ["questions.id"], name=op.f("fk_memories_question_id_questions")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_memories")),
         sa.UniqueConstraint("namespace", "question_key", "answer", name="uq_memories_namespace_question_key"),
+        # Attempts record the ids of the memories they used, so a deleted id must never be given again.
+        sqlite_autoincrement=True,
     )
     op.create_index(op.f("ix_memories_namespace"), "memories", ["namespace"])
     op.create_index(op.f("ix_memories_question_key"), "memories", ["question_key"])
