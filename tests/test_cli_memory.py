@@ -326,7 +326,7 @@ def test_summary_shows_memories_used_and_written(store, capsys):
     assert lines[column + 1] == "    memories used from namespace 'model:fake':"
     assert lines[column + 2].split() == ["memory", str(written), "similarity", "1.000", "from", "attempt",
                                          str(comparison_json(first)["results"][0]["attempt_id"])]
-    assert lines[column + 3] == f"    remembered as memory {written}"
+    assert lines[column + 3] == f"    already in memory as memory {written}"
     assert not any("memor" in line for line in lines[:column])  # the baseline column shows no memory lines
 
 

@@ -210,6 +210,9 @@ def print_memory_lines(result: dict) -> None:
             print(f"      memory {hit['id']:<6} similarity {hit['similarity']:.3f}  from {source}")
     else:
         print(f"    memories used: none with similarity >= {memory['threshold']:g} in namespace {memory['namespace']!r}")
-    # The id is that of an equal memory already stored when the same solution was remembered before.
-    written = result["memory_written"]
-    print(f"    remembered as memory {written}" if written is not None else "    not remembered")
+    if result["memory_written"] is not None:
+        print(f"    remembered as memory {result['memory_written']}")
+    elif result["memory_already_stored"] is not None:
+        print(f"    already in memory as memory {result['memory_already_stored']}")
+    else:
+        print("    not remembered")

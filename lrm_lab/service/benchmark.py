@@ -253,6 +253,10 @@ def run_benchmark(
     Works for a new run and for a resumed one alike. Setting ``cancel`` stops the running item
     within one decoding step. Its partial attempt is stored as cancelled without an item key,
     so a later resume runs that item again.
+
+    With memory writes on, a round's verified answers of memory recipes are written when the next
+    round starts (and the last round's when the run finishes). So a round reads only what earlier
+    rounds wrote, and no recipe reads another recipe's answer to the same question.
     """
     cancel = cancel or threading.Event()
     run = store.get_run(run_id)
@@ -278,6 +282,7 @@ def run_benchmark(
     status = "finished"
     started = time.perf_counter()
     finished_here = 0
+    remembered_rounds: set[int] = set()
     last: dict[str, Any] | None = None
     column: ColumnState | None = None
 
@@ -293,6 +298,8 @@ def run_benchmark(
         for item in todo:
             if cancel.is_set():
                 break
+            if writes:
+                _remember_rounds(store, run_id, plan, bank, range(item.round), remembered_rounds)
             recipe, question = plan.recipes[item.recipe], plan.questions[item.question]
             column = ColumnState(recipe.name, column_title(recipe), recipe.label)
             seed = item.seed(plan.seed, plan.repeats)
@@ -315,11 +322,8 @@ def run_benchmark(
                 break
             done += 1
             finished_here += 1
-            # The learning stage: a memory recipe's verified answer is remembered for later items.
-            memory_id = remember_if_verified(bank, attempt_id) if writes and recipe.reads_memory else None
             last = {"attempt_id": attempt_id, "question": plan.labels[item.question], "recipe": recipe.label,
-                    "round": item.round + 1, "answer": result.answer, "verdict": str(result.verdict),
-                    "memory_written": memory_id}
+                    "round": item.round + 1, "answer": result.answer, "verdict": str(result.verdict)}
             yield update(f"{message}: {result.verdict}")
     except (GeneratorExit, KeyboardInterrupt):
         # The consumer went away (a closed tab, Ctrl-C in the CLI): the stored items stay.
@@ -332,6 +336,8 @@ def run_benchmark(
     finally:
         if status == "finished" and (cancel.is_set() or done < plan.total):
             status = "cancelled"
+        if status == "finished" and writes:
+            _remember_rounds(store, run_id, plan, bank, range(plan.rounds), remembered_rounds)
         store.finish_run(run_id, status)
         log.info("benchmark run %s %s with %d of %d items stored", run_id, status, done, plan.total)
 
@@ -339,6 +345,25 @@ def run_benchmark(
     final.status = status
     final.fraction = done / max(plan.total, 1)
     yield final
+
+
+def _remember_rounds(store: Store, run_id: int, plan: BenchmarkPlan, bank: MemoryBank, rounds: range,
+                     remembered: set[int]) -> None:
+    """The learning stage: write the verified answers of memory recipes in ``rounds`` to memory.
+
+    Reads the stored attempts, so the rounds finished before a resume are written too; the
+    memory store keeps one entry per question and answer, so writing a round twice adds nothing.
+    """
+    pending = [index for index in rounds if index not in remembered]
+    if not pending:
+        return
+    reads_memory = {recipe.label for recipe in plan.recipes if recipe.reads_memory}
+    for attempt in store.run_attempts(run_id):
+        if attempt.item is not None and attempt.recipe in reads_memory and parse_item(attempt.item).round in pending:
+            remember_if_verified(bank, attempt.id)
+    remembered.update(pending)
+    log.info("benchmark run %s: verified answers of rounds %s written to memory %r", run_id,
+             [index + 1 for index in pending], bank.namespace)
 
 
 def _item_message(plan: BenchmarkPlan, item: Item) -> str:

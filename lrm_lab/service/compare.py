@@ -47,7 +47,8 @@ class ColumnState:
     fraction: float = 0.0
     result: TechniqueResult | None = None
     attempt_id: int | None = None
-    memory_id: int | None = None  # the memory written from this column's verified answer
+    memory_id: int | None = None  # the memory of this column's verified answer
+    memory_created: bool = False  # False when the namespace already held that memory
 
 
 @dataclass
@@ -114,8 +115,9 @@ def run_comparison(
 
     Every finished attempt is stored as soon as it has its verdict. A column that reads memory
     writes its answer to memory when it is verified correct, unless the request's memory writes
-    are off. Setting `cancel` stops the running generation within one decoding step; columns not
-    yet started are not run.
+    are off. The writes happen after every column has run, so that no column reads the answer
+    that another column gave to the same question. Setting `cancel` stops the running generation
+    within one decoding step; columns not yet started are not run.
     """
     plan = plan_comparison(request)
     cancel = cancel or threading.Event()
@@ -142,9 +144,17 @@ def run_comparison(
             recipe=recipe.label,
             **attempt_fields(column.result),
         )
-        # The learning stage: a memory recipe's verified answer is remembered.
-        if bank is not None and recipe.reads_memory and request.memory.writes:
-            column.memory_id = remember_if_verified(bank, column.attempt_id)
+
+    def remember_answers() -> None:
+        """The learning stage: each memory column's verified answer is remembered."""
+        if bank is None or not request.memory.writes:
+            return
+        for name, recipe in zip(request.techniques, plan):
+            column = columns[name]
+            if recipe.reads_memory and column.attempt_id is not None:
+                remembered = remember_if_verified(bank, column.attempt_id)
+                if remembered is not None:
+                    column.memory_id, column.memory_created = remembered
 
     current = None
     try:
@@ -171,6 +181,7 @@ def run_comparison(
         status = "failed"
         raise
     finally:
+        remember_answers()
         if status == "finished" and cancel.is_set():
             status = "cancelled"
         store.finish_run(run_id, status)
@@ -313,7 +324,9 @@ def result_json(column: ColumnState) -> dict[str, Any]:
         "completion_tokens": result.completion_tokens,
         "seconds": round(result.seconds, 3),
         "attempt_id": column.attempt_id,
-        "memory_written": column.memory_id,
+        # The memory this answer was written as, or the same memory stored earlier.
+        "memory_written": column.memory_id if column.memory_created else None,
+        "memory_already_stored": None if column.memory_created else column.memory_id,
         "error": result.error,
         "details": result.details,
     }

@@ -130,13 +130,16 @@ class MemoryBank:
         return memory_id, created
 
 
-def remember_if_verified(bank: MemoryBank, attempt_id: int) -> int | None:
-    """Write the attempt to memory when its verdict is correct; return the memory id, or None."""
+def remember_if_verified(bank: MemoryBank, attempt_id: int) -> tuple[int, bool] | None:
+    """Write the attempt to memory when its verdict is correct.
+
+    Returns (memory id, whether the memory is new), or None for an attempt that is not correct.
+    A memory is not new when the namespace already held this question with this answer.
+    """
     attempt = bank.store.get_attempt(attempt_id)
     if attempt is None or attempt.verdict != Verdict.CORRECT or attempt.answer is None:
         return None
-    memory_id, _ = bank.remember(attempt, "verified")
-    return memory_id
+    return bank.remember(attempt, "verified")
 
 
 def mark_right(store: Store, attempt_id: int, namespace: str | None = None) -> dict[str, Any]:

@@ -79,8 +79,10 @@ def result_html(column: ColumnState) -> str:
     ]
     if column.attempt_id is not None:
         rows.append(f"<b>Stored as attempt</b> #{column.attempt_id}")
-    if column.memory_id is not None:
+    if column.memory_id is not None and column.memory_created:
         rows.append(f'<span class="remembered">Remembered as memory #{column.memory_id}</span>')
+    elif column.memory_id is not None:
+        rows.append(f'<span class="remembered">Already in memory as #{column.memory_id}</span>')
     if result.error:
         rows.append(f'<span class="error">{html.escape(result.error)}</span>')
     if result.details.get("uses_reference"):

@@ -68,7 +68,7 @@ def test_summary_gives_accuracy_per_round(store):
     assert [(row["round"], row["correct"], row["n"]) for row in baseline["by_round"]] == [(1, 1, 2), (2, 1, 2)]
     assert [(row["round"], row["correct"], row["n"]) for row in memory["by_round"]] == [(1, 1, 2), (2, 2, 2)]
     assert baseline["by_round"][0]["used_memory"] is None
-    assert memory["by_round"][0]["used_memory"] == 0.5  # q1 saw q0's memory in round 1
+    assert memory["by_round"][0]["used_memory"] == 0.0  # round 1 reads only earlier rounds, and there are none
     assert memory["by_round"][1]["used_memory"] == 1.0
     assert [row[0] for row in summary_table(summary)][:3] == ["baseline", "baseline · round 1", "baseline · round 2"]
     figure = rounds_figure(summary)
@@ -141,3 +141,22 @@ def test_rounds_sample_with_new_seeds(store):
     seeds = {a.item: a.seed for a in store.run_attempts(run_id)}
     assert seeds == {"q0/r0/k0": 10, "q0/r0/k1": 11, "t1/q0/r0/k0": 12, "t1/q0/r0/k1": 13,
                      "q1/r0/k0": 10, "q1/r0/k1": 11, "t1/q1/r0/k0": 12, "t1/q1/r0/k1": 13}
+
+
+def test_round_never_reads_its_own_answers(store):
+    # Two memory recipes, both right on every question: in round 1 neither sees the other's answer.
+    outputs = ["Answer: 2"] * 2 + ["Answer: 5"] * 2 + ["Answer: 2"] * 2 + ["Answer: 5"] * 2
+    run_id, _, _ = run(request(("memory:threshold=0", "memory:k=1,threshold=0")), outputs, store)
+
+    first_round = [a for a in store.run_attempts(run_id) if parse_item(a.item).round == 0]
+    assert [a.details["memories_used"] for a in first_round] == [[], [], [], []]
+    second_round = [a for a in store.run_attempts(run_id) if parse_item(a.item).round == 1]
+    assert all(a.details["memories_used"] for a in second_round)
+    assert store.count_memories("rounds-test") == 2  # one per question, though two recipes solved each
+
+
+def test_last_round_remembered_at_finish(store):
+    run_id, _, _ = run(request(("memory",), rounds=1), ["Answer: 2", "Answer: 5"], store)
+
+    assert sorted(m.answer for m in store.list_memories("rounds-test")) == ["2", "5"]
+    assert store.get_run(run_id).status == "finished"

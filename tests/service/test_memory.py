@@ -88,7 +88,8 @@ def test_namespaces_isolated(store):
 def test_duplicate_solution_written_once(store):
     first, _ = compare(store, SEVEN, ("memory",), ["Answer: 7"])
     second, _ = compare(store, SEVEN, ("memory",), ["Answer: 7"])
-    assert first["results"][0]["memory_written"] == second["results"][0]["memory_written"]
+    assert second["results"][0]["memory_written"] is None
+    assert first["results"][0]["memory_written"] == second["results"][0]["memory_already_stored"]
     assert store.count_memories("model:fake") == 1
 
 
@@ -194,3 +195,13 @@ def test_technique_filter_matches_composed(store):
     assert sorted(a.technique for a in store.list_attempts(technique="search")) == ["memory+search", "search"]
     assert store.list_attempts(technique="memory+search")[0].recipe == "memory+search(n=2)"
     assert store.list_attempts(technique="mem") == []
+
+
+def test_columns_do_not_read_each_other(store):
+    # Both columns are right, but neither sees the other's answer: writes wait for the run's end.
+    result, _ = compare(store, SEVEN, ("memory", "memory+search"), ["Answer: 7", "Answer: 7", "Answer: 7"],
+                        options={"search": {"n": 2}})
+    memory, composed = result["results"]
+    assert composed["details"]["memories_used"] == []
+    assert memory["memory_written"] is not None
+    assert composed["memory_already_stored"] == memory["memory_written"]
