@@ -201,6 +201,10 @@ def _print_rounds(summary: dict) -> None:
         for row in recipe["by_round"]:
             cells.append(f"{row['correct']}/{row['n']} = {row['accuracy']:.0%}" if row["n"] else "no attempts")
         print(f"{recipe['recipe']:<32} " + " ".join(f"{cell:>16}" for cell in cells))
+        if recipe["by_round"] and recipe["by_round"][0]["used_memory"] is not None:
+            shares = [f"{row['used_memory']:.0%}" if row["n"] else "" for row in recipe["by_round"]]
+            print(f"{'  shown a memory':<32} " + " ".join(f"{share:>16}" for share in shares))
+    print("The 95% intervals per round are in --json (ci_low, ci_high).")
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -188,16 +188,22 @@ def mark_attempt_right(store: Store, attempt_id: int | float | str | None, names
 
     An empty ``namespace`` means the attempt model's own namespace.
     """
+    check_memory_edits_allowed()
     identifier = parse_id(attempt_id, "attempt id")
     name = check_namespace(namespace) if (namespace or "").strip() else None
     return mark_right(store, identifier, name)
 
 
 def check_memory_edits_allowed() -> None:
-    """Raise InputError on a locked public server, where visitors share the memories and may not delete them."""
+    """Raise InputError on a locked public server, where visitors share the memories.
+
+    There no visitor may delete, reset or mark an answer right, because a marked answer is shown
+    to every other visitor as a verified worked example.
+    """
     if os.environ.get(LOCK_VARIABLE) == "1":
         raise InputError(
-            f"This server keeps its memories fixed ({LOCK_VARIABLE}=1), so entries cannot be deleted or reset here. "
+            f"This server keeps its memories fixed ({LOCK_VARIABLE}=1), so entries cannot be deleted, reset or "
+            "marked right here. "
             "Run the lab on your own machine to manage memories."
         )
 

@@ -195,7 +195,8 @@ def rounds_figure(summary: dict[str, Any]) -> go.Figure:
     if summary.get("rounds", 1) < 2:
         return _message_figure(title, "One round only: run two or more rounds to see a retry curve.")
     figure = go.Figure()
-    for recipe in summary.get("recipes", []):
+    dashes = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")  # equal curves stay visible
+    for index, recipe in enumerate(summary.get("recipes", [])):
         rounds = [row for row in recipe.get("by_round", []) if row["n"]]
         if not rounds:
             continue
@@ -204,6 +205,8 @@ def rounds_figure(summary: dict[str, Any]) -> go.Figure:
             y=[row["accuracy"] for row in rounds],
             error_y=_interval_bars(rounds),
             mode="lines+markers",
+            line={"dash": dashes[index % len(dashes)]},
+            marker={"size": 10 - 2 * (index % 3)},
             name=recipe["recipe"],
             customdata=[[row["correct"], row["n"], row["ci_low"], row["ci_high"], _used_memory(row)] for row in rounds],
             hovertemplate=(f"<b>{html.escape(recipe['recipe'])}</b>, round %{{x}}<br>accuracy %{{y:.1%}} "

@@ -169,9 +169,12 @@ def summary_table(summary: dict[str, Any]) -> list[list[Any]]:
 
 def _round_row(label: str, row: dict[str, Any]) -> list[Any]:
     """Return one round of a recipe as a table row, with the columns that rounds do not split left empty."""
+    name = f"{label} · round {row['round']}"
+    if row["used_memory"] is not None:
+        name += f" ({row['used_memory']:.0%} shown a memory)"
     if not row["n"]:
-        return [f"{label} · round {row['round']}", 0, 0, "", "", row["unparsed"], row["errors"], "", "", ""]
-    return [f"{label} · round {row['round']}", row["n"], row["correct"], f"{row['accuracy']:.1%}",
+        return [name, 0, 0, "", "", row["unparsed"], row["errors"], "", "", ""]
+    return [name, row["n"], row["correct"], f"{row['accuracy']:.1%}",
             f"{row['ci_low']:.1%} to {row['ci_high']:.1%}", row["unparsed"], row["errors"], "", "", ""]
 
 

@@ -167,7 +167,7 @@ def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
 def _format(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()  # as written in a recipe: clean=true
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return f"{value + 0.0:g}" if isinstance(value, float) else str(value)  # + 0.0 turns -0.0 into 0
 
 
 def recipe_json(recipe: Recipe) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from lrm_lab.tasks.question_file import MAX_FILE_BYTES, QuestionFile, parse_ques
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
 from lrm_lab.techniques.recipe import parse_recipe
+from lrm_lab.ui import render
 from lrm_lab.ui.compare_tab import MODEL_EVENTS, _stop, _whole, render_settings
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,9 @@ def build_benchmark_tab(lab: Lab):
                                  key="bench-seed")
             with gr.Accordion("Rounds and memory", open=False):
                 rounds = gr.Number(1, precision=0, minimum=1, label="Rounds", key="bench-rounds", elem_id="bench-rounds",
-                                   info="Run the whole set this many times. Memory recipes read in each round what "
-                                        "they wrote before, so accuracy per round is a retry curve; recipes without "
-                                        "memory are the control.")
+                                   info="Run the whole set this many times. Memory recipes read what was written in "
+                                        "earlier rounds (a round's answers are written when the next starts), so "
+                                        "accuracy per round is a retry curve. Recipes without memory are the control.")
                 namespace = gr.Textbox(label="Memory namespace", key="bench-namespace", elem_id="bench-namespace",
                                        placeholder="model:<model id> (the loaded model's own)",
                                        info="Use a new name to start from an empty memory.")
@@ -133,7 +134,7 @@ def build_benchmark_tab(lab: Lab):
             plan = plan_benchmark(build_request(*(data[component] for component in plan_inputs)))
             return estimate_benchmark(plan, lab.model, lab.store).text()
         except (InputError, ModelLoadError) as error:
-            return f"**Cannot estimate:** {error}"
+            return f"**Cannot estimate:** {render.escape_markdown(str(error))}"
 
     def run_handler(data: dict, request: gr.Request, progress=gr.Progress()):
         owner = request.session_hash or "anonymous"
@@ -152,7 +153,7 @@ def build_benchmark_tab(lab: Lab):
             yield from _follow(run_id, model, owner, progress)
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
-            yield {status: f"**Not run:** {error}"}
+            yield {status: f"**Not run:** {render.escape_markdown(str(error))}"}
 
     def resume_handler(run_id, request: gr.Request, progress=gr.Progress()):
         owner = request.session_hash or "anonymous"
@@ -162,7 +163,7 @@ def build_benchmark_tab(lab: Lab):
             yield from _follow(int(run_id), lab.model, owner, progress)
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
-            yield {status: f"**Not resumed:** {error}"}
+            yield {status: f"**Not resumed:** {render.escape_markdown(str(error))}"}
 
     def _follow(run_id: int, model, owner: str, progress):
         """Run the benchmark's missing items, refreshing status and results after each one."""
@@ -178,7 +179,7 @@ def build_benchmark_tab(lab: Lab):
             raise
         except Exception as error:  # keep the page usable; the stored attempts stay
             log.exception("benchmark run %s failed", run_id)
-            yield {status: f"**Failed:** {type(error).__name__}: {error}. Stored attempts are kept; resume run #{run_id}."}
+            yield {status: f"**Failed:** {type(error).__name__}: {render.escape_markdown(str(error))}. Stored attempts are kept; resume run #{run_id}."}
         yield {runs: gr.update(choices=benchmark_run_choices(lab.store), value=run_id)}
 
     def show_run(run_id):

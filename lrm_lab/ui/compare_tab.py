@@ -124,10 +124,10 @@ def build_compare_tab(lab: Lab):
                 yield {status: _status_text(update)} | _columns_from_update(update, columns)
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
-            yield {status: f"**Not run:** {error}"}
+            yield {status: f"**Not run:** {render.escape_markdown(str(error))}"}
         except Exception as error:  # an unexpected failure: keep the page usable and show what broke
             log.exception("comparison failed for session %s", owner)
-            yield {status: f"**Failed:** {type(error).__name__}: {error}. The server log has the details."}
+            yield {status: f"**Failed:** {type(error).__name__}: {render.escape_markdown(str(error))}. The server log has the details."}
 
     run_event = run.click(run_handler, {*question_inputs, techniques, sample_seed, namespace, memory_writes, *controls},
               outputs,

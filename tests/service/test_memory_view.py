@@ -229,6 +229,8 @@ def test_locked_server_rejects_edits(store, arithmetic, monkeypatch):
         delete_entry(store, arithmetic["add"])
     with pytest.raises(InputError, match="LRM_LAB_LOCK_MODEL=1"):
         reset_memory(store, "workshop", "workshop")
+    with pytest.raises(InputError, match="marked right"):
+        mark_attempt_right(store, 1, "workshop")
     assert store.count_memories("workshop") == 3
     assert len(memory_table(store, "workshop").rows) == 3  # reading stays open
 
