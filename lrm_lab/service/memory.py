@@ -109,7 +109,11 @@ class MemoryBank:
         return [_hit(records[memory_id], similarity) for memory_id, similarity in chosen if memory_id in records]
 
     def remember(self, attempt: AttemptRecord, source: str = "verified") -> tuple[int, bool]:
-        """Write an attempt's question, trace and answer as a memory; return (memory id, whether it is new)."""
+        """Write an attempt's question, trace and answer as a memory; return (memory id, whether it is new).
+
+        NOTE: only the extracted final answer was verified; the trace is stored as written, and can
+        contain wrong steps that later prompts show as a worked example.
+        """
         if attempt.answer is None:
             raise InputError(f"Attempt {attempt.id} has no extracted answer, so there is no solution to remember.")
         text = attempt.question.text
