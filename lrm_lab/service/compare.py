@@ -26,7 +26,7 @@ from lrm_lab.techniques import (
     TechniqueResult,
     get_technique,
 )
-from lrm_lab.techniques.recipe import Recipe, attempt_options, make_recipe, run_recipe
+from lrm_lab.techniques.recipe import Recipe, attempt_options, make_recipe, named_techniques, run_recipe
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +82,7 @@ class CompareRequest:
 
 def column_title(recipe: Recipe) -> str:
     """Return a column's title, such as "Memory + Search", from the titles of the techniques named."""
-    shown = recipe.techniques if recipe.label.count("+") == len(recipe.techniques) - 1 else recipe.context
-    return " + ".join(get_technique(name).title for name in shown)
+    return " + ".join(get_technique(name).title for name in named_techniques(recipe.techniques, recipe.options))
 
 
 def plan_comparison(request: CompareRequest) -> list[Recipe]:

@@ -188,8 +188,8 @@ def grid_figure(grid: dict[str, Any]) -> go.Figure:
 def rounds_figure(summary: dict[str, Any]) -> go.Figure:
     """Draw accuracy per round for each recipe, with 95% Wilson intervals: the retry curve.
 
-    A recipe with memory reads in each round what it wrote in the rounds before; a recipe without
-    memory is the control, and should stay level apart from sampling noise.
+    A recipe with memory reads what memory recipes wrote in earlier rounds. A recipe without memory
+    is the control, so its curve should stay level apart from sampling noise.
     """
     title = _title("Accuracy per round", summary)
     if summary.get("rounds", 1) < 2:

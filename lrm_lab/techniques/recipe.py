@@ -158,10 +158,14 @@ def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
 
     For example "memory+search(n=8)", and "memory" for memory decoded by a default baseline.
     """
-    labels = [recipe_label(name, options[name]) for name in techniques]
-    if len(labels) > 1 and labels[-1] == DEFAULT_DECODING:
-        labels.pop()
-    return "+".join(labels)
+    return "+".join(recipe_label(name, options[name]) for name in named_techniques(techniques, options))
+
+
+def named_techniques(techniques: tuple[str, ...], options: dict[str, Any]) -> tuple[str, ...]:
+    """Return the techniques a label names: all of them, less a default baseline after a context stage."""
+    if len(techniques) > 1 and recipe_label(techniques[-1], options[techniques[-1]]) == DEFAULT_DECODING:
+        return techniques[:-1]
+    return techniques
 
 
 def _format(value: Any) -> str:

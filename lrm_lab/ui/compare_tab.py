@@ -76,7 +76,7 @@ def build_compare_tab(lab: Lab):
     columns = {}
     with gr.Row(equal_height=False):
         for name in COLUMNS:
-            parts = [get_technique(part) for part in make_recipe(name).techniques if part in name.split("+")]
+            parts = [get_technique(part) for part in name.split("+")]
             element = name.replace("+", "-")
             with gr.Column(visible=name in DEFAULT_COLUMNS, min_width=320, elem_classes=["technique-column"]) as column:
                 gr.Markdown(f"### {column_title(make_recipe(name))}\n" + " ".join(part.summary for part in parts))

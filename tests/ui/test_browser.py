@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 
 import pytest
+from browser_tools import type_value
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 
@@ -27,16 +28,10 @@ def set_option(page, technique: str, option: str, value: str):
     A value typed just after the page loads or an accordion first opens can be reset to its
     default by the page's own initialisation, so the value is typed again until it stays.
     """
-    field = page.locator(f"#option-{technique}-{option} input").first
-    if not field.is_visible():  # open the technique's options accordion first
+    selector = f"#option-{technique}-{option} input"
+    if not page.locator(selector).first.is_visible():  # open the technique's options accordion first
         page.get_by_text(f"{technique.capitalize()} options").click()
-    for _ in range(10):
-        field.fill(value)
-        field.press("Tab")
-        page.wait_for_timeout(700)
-        if field.input_value() == value:
-            return
-    raise AssertionError(f"{technique} option {option} did not keep the value {value}")
+    type_value(page, selector, value)
 
 
 def status_text(page) -> str:
