@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from lrm_lab.errors import InputError
 
@@ -67,6 +68,32 @@ class ModelInfo:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class LoraSettings:
+    """A LoRA adapter's shape and how fast it learns (Hu et al. 2021, "LoRA")."""
+
+    rank: int = 8
+    alpha: float = 16.0  # the update is scaled by alpha / rank
+    target_modules: tuple[str, ...] = ("q_proj", "v_proj")
+    learning_rate: float = 1e-3
+    seed: int | None = None  # seeds the adapter's random initialisation
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """A chat and the assistant reply the model should learn to give to it."""
+
+    messages: list[Message]
+    target: str
+
+
+class AdapterTrainer(Protocol):
+    """A temporary adapter being trained: one optimiser step per call."""
+
+    def step(self, examples: Sequence[TrainingExample]) -> float:
+        """Take one optimiser step on the batch and return its mean loss over the target tokens."""
+
+
 class ModelBackend(ABC):
     """A loaded causal language model. Subclasses implement `generate` and `logprobs`."""
 
@@ -90,3 +117,11 @@ class ModelBackend(ABC):
     @abstractmethod
     def logprobs(self, messages: list[Message], completions: list[str]) -> list[list[float]]:
         """Return each completion's per-token log-probabilities under the model (temperature 1)."""
+
+    def temporary_adapter(self, settings: LoraSettings) -> AbstractContextManager[AdapterTrainer]:
+        """Add a fresh LoRA adapter for the length of a ``with`` block, then delete it.
+
+        The block holds the model's lock, so no other request generates while the adapter is
+        on; generation inside the block (same thread) uses the adapter.
+        """
+        raise InputError(f"{self.info.display_name} cannot train adapters; load a transformers model to use them.")

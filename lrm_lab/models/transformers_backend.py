@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import AbstractContextManager
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteriaList
 
-from lrm_lab.models.base import Completion, Message, ModelBackend, ModelInfo, OnTokens, SamplingParams
+from lrm_lab.models.base import (
+    AdapterTrainer,
+    Completion,
+    LoraSettings,
+    Message,
+    ModelBackend,
+    ModelInfo,
+    OnTokens,
+    SamplingParams,
+)
+from lrm_lab.models.lora import temporary_lora
 from lrm_lab.models.streaming import BatchStreamer, CancelCriterion
 
 log = logging.getLogger(__name__)
@@ -40,6 +51,9 @@ class TransformersBackend(ModelBackend):
         if self.tokenizer.eos_token_id is not None:
             stop_ids.add(self.tokenizer.eos_token_id)
         return stop_ids
+
+    def temporary_adapter(self, settings: LoraSettings) -> AbstractContextManager[AdapterTrainer]:
+        return temporary_lora(self, settings)
 
     def render_prompt(self, messages: list[Message]) -> str:
         """Apply the chat template, or join the turns as plain text for a base model without one."""

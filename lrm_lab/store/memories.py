@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
@@ -13,14 +12,14 @@ from sqlalchemy.exc import IntegrityError
 
 from lrm_lab.store.records import MemoryRecord, MemoryVector, NamespaceRecord
 from lrm_lab.store.tables import MEMORY_SOURCES, AttemptRow, MemoryRow
+from lrm_lab.tasks.question import normalise_question
 
 logger = logging.getLogger(__name__)
 
 
 def question_key(text: str) -> str:
     """Return the hex SHA-256 of a question's text with case and runs of whitespace normalised."""
-    normalised = re.sub(r"\s+", " ", text).strip().casefold()
-    return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
+    return hashlib.sha256(normalise_question(text).encode("utf-8")).hexdigest()
 
 
 class MemoryQueries:

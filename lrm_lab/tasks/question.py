@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -20,3 +21,8 @@ class Question:
     seed: int | None = None  # generator seed of a reasoning-gym question
     entry: dict[str, Any] | None = None  # the full reasoning-gym entry, which its scorer needs
     answer_kind: AnswerKind = "number"  # what the extractor looks for in a completion
+
+
+def normalise_question(text: str) -> str:
+    """Return a question's text with case and runs of whitespace normalised, to tell repeats apart."""
+    return re.sub(r"\s+", " ", text).strip().casefold()

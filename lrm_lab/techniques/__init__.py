@@ -14,6 +14,7 @@ from lrm_lab.techniques.result import (
 )
 from lrm_lab.techniques.search import SearchOptions, rescore_search, run_search
 from lrm_lab.techniques.technique import Rescored, Technique
+from lrm_lab.techniques.ttt import TTTOptions, adapt_and_answer
 
 TECHNIQUES: dict[str, Technique] = {
     technique.name: technique
@@ -43,6 +44,15 @@ TECHNIQUES: dict[str, Technique] = {
             prepare=retrieve_memories,
             stage="context",
             sampled=False,  # retrieval is deterministic; the decoding stage decides whether a recipe samples
+        ),
+        Technique(
+            name="ttt",
+            title="TTT",
+            summary="Test-time training: a throw-away LoRA adapter fitted to variations of the question.",
+            options_type=TTTOptions,
+            adapt=adapt_and_answer,
+            stage="adaptation",
+            sampled=True,  # the variations and the adapter's initialisation follow the seed
         ),
     )
 }

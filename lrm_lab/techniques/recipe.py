@@ -1,8 +1,8 @@
 """Recipes: techniques composed into stages, with their settings, named by a label such as "memory+search(n=8)".
 
-A recipe runs its stages in order: context techniques (memory) change the prompt, then one
-decoding technique (baseline or search) answers. A recipe without a decoding technique decodes
-greedily with baseline. A benchmark compares recipes, and every attempt stores its recipe's label.
+A recipe runs its stages in order: context techniques (memory) change the prompt, an adaptation
+technique (TTT) changes the model, then one decoding technique (baseline or search) answers.
+A recipe without a decoding technique decodes greedily with baseline. A benchmark compares recipes, and every attempt stores its recipe's label.
 
 On the command line a recipe is written ``TECHNIQUE[:OPTION=VALUE,...]``, with ``+`` between
 techniques, for example ``search:n=8,temperature=0.5`` or ``memory:k=3+search:n=8``.
@@ -32,7 +32,7 @@ _TECHNIQUE_SEPARATOR = re.compile(r"\+(?=\s*[A-Za-z_])")
 class Recipe:
     """The stages of one column: technique names in stage order, their parsed options and the label."""
 
-    techniques: tuple[str, ...]  # context techniques first, the decoding technique last
+    techniques: tuple[str, ...]  # in stage order: context, adaptation, then the decoding technique last
     options: dict[str, Any]  # technique name -> its options dataclass
     label: str
 
@@ -47,7 +47,11 @@ class Recipe:
 
     @property
     def context(self) -> tuple[str, ...]:
-        return self.techniques[:-1]
+        return tuple(name for name in self.techniques if get_technique(name).stage == "context")
+
+    @property
+    def adaptation(self) -> str | None:
+        return next((name for name in self.techniques if get_technique(name).stage == "adaptation"), None)
 
     @property
     def reads_memory(self) -> bool:
@@ -64,8 +68,8 @@ class Recipe:
 
     @property
     def sampled(self) -> bool:
-        """Whether the decoding technique samples, so that repeats can differ."""
-        return get_technique(self.decoding).sampled
+        """Whether any stage depends on the seed (sampling, or TTT's variations), so that repeats can differ."""
+        return any(get_technique(name).sampled for name in self.techniques)
 
     def uses_reference(self) -> bool:
         return any(getattr(options, "strategy", None) == "best_of_n_oracle" for options in self.options.values())
@@ -88,6 +92,10 @@ def make_recipe(techniques: str | tuple[str, ...] | list[str], values: dict[str,
             f"Recipe {'+'.join(names)} has more than one decoding technique ({', '.join(decoding)}); "
             "combine a context technique such as memory with one of them."
         )
+    adaptation = [technique.name for technique in found if technique.stage == "adaptation"]
+    if len(adaptation) > 1:
+        raise InputError(f"Recipe {'+'.join(names)} has more than one adaptation technique ({', '.join(adaptation)}); "
+                         "keep one of them.")
     if not decoding:
         found.append(get_technique(DEFAULT_DECODING))
     found.sort(key=lambda technique: STAGES.index(technique.stage))
@@ -154,7 +162,7 @@ def recipe_label(technique: str, options: Any) -> str:
 
 
 def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
-    """Join the techniques' labels with "+", leaving out a default baseline after a context stage.
+    """Join the techniques' labels with "+", leaving out a default baseline after another stage.
 
     For example "memory+search(n=8)", and "memory" for memory decoded by a default baseline.
     """
@@ -162,7 +170,7 @@ def compose_label(techniques: tuple[str, ...], options: dict[str, Any]) -> str:
 
 
 def named_techniques(techniques: tuple[str, ...], options: dict[str, Any]) -> tuple[str, ...]:
-    """Return the techniques a label names: all of them, less a default baseline after a context stage."""
+    """Return the techniques a label names: all of them, less a default baseline after another stage."""
     if len(techniques) > 1 and recipe_label(techniques[-1], options[techniques[-1]]) == DEFAULT_DECODING:
         return techniques[:-1]
     return techniques
@@ -213,7 +221,10 @@ def stage_options(technique: str, options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_recipe(recipe: Recipe, question: Question, ctx: RunContext) -> TechniqueResult:
-    """Run the recipe's context stages, then its decoding technique, and merge what each reports."""
+    """Run the recipe's context stages, then its decoding technique (inside its adaptation stage, if any).
+
+    The details of every stage are merged into the result's details.
+    """
     start = time.perf_counter()
 
     # Context stages add worked examples to the prompt and report what they used.
@@ -223,8 +234,16 @@ def run_recipe(recipe: Recipe, question: Question, ctx: RunContext) -> Technique
         ctx = dataclasses.replace(ctx, examples=ctx.examples + context.examples)
         context_details.update(context.details)
 
-    # The decoding technique answers with that prompt.
-    result = get_technique(recipe.decoding).run(question, recipe.options[recipe.decoding], ctx)
+    # The decoding technique answers with that prompt; an adaptation stage calls it with the model adapted.
+    decoding = get_technique(recipe.decoding)
+
+    def decode(decode_ctx: RunContext) -> TechniqueResult:
+        return decoding.run(question, recipe.options[recipe.decoding], decode_ctx)
+
+    if recipe.adaptation is None:
+        result = decode(ctx)
+    else:
+        result = get_technique(recipe.adaptation).adapt(question, recipe.options[recipe.adaptation], ctx, decode)
     result.technique = recipe.name
     result.details = context_details | result.details
     result.seconds = time.perf_counter() - start

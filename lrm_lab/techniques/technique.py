@@ -18,7 +18,11 @@ RunFn = Callable[[Question, Any, RunContext], TechniqueResult]
 # A context stage returns what it adds to the prompt; see techniques/memory.py.
 PrepareFn = Callable[[Question, Any, RunContext], Any]
 
-STAGES = ("context", "decoding")  # the order in which a recipe runs its stages
+# An adaptation stage answers by calling the decoding stage it is given, with the model adapted;
+# see techniques/ttt.py. Its arguments: the question, its options, the context, the decoding stage.
+AdaptFn = Callable[[Question, Any, RunContext, Callable[[RunContext], TechniqueResult]], TechniqueResult]
+
+STAGES = ("context", "adaptation", "decoding")  # the order in which a recipe runs its stages
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,8 @@ class Technique:
     """A named technique: its stage, options type, run function and a text for workshops.
 
     A decoding technique answers the question through ``run``. A context technique changes the
-    prompt through ``prepare`` and needs a decoding technique after it in a recipe.
+    prompt through ``prepare``, and an adaptation technique changes the model around the decoding
+    technique through ``adapt``; both need a decoding technique after them in a recipe.
     """
 
     name: str
@@ -51,10 +56,11 @@ class Technique:
     options_type: type
     run: RunFn | None = None
     prepare: PrepareFn | None = None
+    adapt: AdaptFn | None = None
     stage: str = "decoding"
     # Re-extracts and re-checks a stored attempt without the model, or None when the technique cannot.
     rescore: RescoreFn | None = None
-    # Whether the technique samples, so that repeats with other seeds can give other answers.
+    # Whether the technique depends on the seed, so that repeats with other seeds can give other answers.
     # A benchmark runs a technique that does not sample once per question, whatever its repeats.
     sampled: bool = True
 

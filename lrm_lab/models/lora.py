@@ -1,0 +1,127 @@
+"""Throw-away LoRA adapters on a transformers model: add, train a few steps, delete.
+
+The adapter is injected into the loaded model in place with peft, trained with AdamW on the
+reply tokens only, and unloaded at the end of the ``with`` block, which puts every original
+layer back. The base weights are frozen throughout, so they are the same afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+
+from lrm_lab.errors import InputError
+from lrm_lab.models.base import LoraSettings, TrainingExample
+
+if TYPE_CHECKING:
+    from lrm_lab.models.transformers_backend import TransformersBackend
+
+log = logging.getLogger(__name__)
+
+MAX_TRAIN_TOKENS = 1024  # a longer example keeps its last tokens, where the reply is
+IGNORE_INDEX = -100  # label of a token that adds nothing to the loss (the prompt and padding)
+
+
+class LoraTrainer:
+    """Trains the adapter of a peft-wrapped model on chats and their target replies."""
+
+    def __init__(self, backend: TransformersBackend, peft_model: PeftModel, settings: LoraSettings):
+        self.backend = backend
+        self.peft_model = peft_model
+        self.parameters = [p for p in peft_model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=settings.learning_rate, weight_decay=0.0)
+        self.steps = 0
+
+    def step(self, examples: Sequence[TrainingExample]) -> float:
+        if not examples:
+            raise ValueError("A training step needs at least one example.")
+        input_ids, attention_mask, labels = self._batch(examples)  # each (B, T)
+
+        # One optimiser step: mean cross-entropy over the reply tokens, gradients to the adapter only.
+        self.peft_model.train()
+        try:
+            self.optimizer.zero_grad()
+            loss = self.peft_model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.parameters, max_norm=1.0)
+            self.optimizer.step()
+        finally:
+            self.peft_model.eval()
+        self.steps += 1
+        return float(loss.detach())
+
+    def _batch(self, examples: Sequence[TrainingExample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Tokenise each chat and reply; pad on the right; label only the reply and its end token."""
+        tokenizer = self.backend.tokenizer
+        end_id = tokenizer.eos_token_id
+        rows: list[tuple[list[int], list[int]]] = []
+        for example in examples:
+            prompt_ids = tokenizer(self.backend.render_prompt(example.messages), add_special_tokens=False).input_ids
+            target_ids = tokenizer(example.target, add_special_tokens=False).input_ids + [end_id]
+            ids = (prompt_ids + target_ids)[-MAX_TRAIN_TOKENS:]
+            labels = ([IGNORE_INDEX] * len(prompt_ids) + target_ids)[-MAX_TRAIN_TOKENS:]
+            rows.append((ids, labels))
+
+        length = max(len(ids) for ids, _ in rows)
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([ids + [pad] * (length - len(ids)) for ids, _ in rows])  # (B, T)
+        attention_mask = torch.tensor([[1] * len(ids) + [0] * (length - len(ids)) for ids, _ in rows])  # (B, T)
+        labels = torch.tensor([lab + [IGNORE_INDEX] * (length - len(lab)) for _, lab in rows])  # (B, T)
+        device = self.backend.device
+        return input_ids.to(device), attention_mask.to(device), labels.to(device)
+
+
+@contextmanager
+def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iterator[LoraTrainer]:
+    """Hold the model's lock, add a LoRA adapter, yield its trainer, and remove the adapter.
+
+    The adapter is removed when the block ends, also when it raises or is cancelled.
+    """
+    with backend.lock:
+        model = backend.model
+        if isinstance(model, PeftModel) or getattr(model, "peft_config", None):
+            # NOTE: a stored adapter that is switched on (GFlowNet) would need to be set aside first.
+            raise InputError("The loaded model already has an adapter on; a temporary adapter cannot be added to it.")
+        config = LoraConfig(
+            r=settings.rank,
+            lora_alpha=settings.alpha,
+            target_modules=list(settings.target_modules),
+            lora_dropout=0.0,
+            bias="none",
+        )
+        _check_targets(model, settings.target_modules)
+        requires_grad = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
+        if settings.seed is not None:
+            torch.manual_seed(settings.seed)  # LoRA's A matrices start random, its B matrices at zero
+
+        # get_peft_model freezes the base weights and injects the adapter's layers in place.
+        peft_model = get_peft_model(model, config)
+        try:
+            peft_model.eval()
+            yield LoraTrainer(backend, peft_model, settings)
+        finally:
+            # unload puts every original layer back without merging the adapter into it.
+            backend.model = peft_model.unload().eval()
+            for attribute in ("peft_config", "_hf_peft_config_loaded"):
+                if attribute in vars(backend.model):
+                    delattr(backend.model, attribute)
+            for name, parameter in backend.model.named_parameters():
+                parameter.requires_grad_(requires_grad.get(name, True))
+                parameter.grad = None
+            log.debug("temporary adapter removed")
+
+
+def _check_targets(model: torch.nn.Module, targets: tuple[str, ...]) -> None:
+    """Raise InputError naming the target modules that the model does not have."""
+    names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
+    missing = [target for target in targets if target not in names]
+    if missing:
+        raise InputError(
+            f"The model has no linear layers named {', '.join(missing)}; "
+            f"choose target modules from {', '.join(sorted(names))}."
+        )
