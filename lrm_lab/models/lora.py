@@ -8,6 +8,7 @@ layer back. The base weights are frozen throughout, so they are the same afterwa
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -100,7 +101,10 @@ def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iter
             torch.manual_seed(settings.seed)  # LoRA's A matrices start random, its B matrices at zero
 
         # get_peft_model freezes the base weights and injects the adapter's layers in place.
-        peft_model = get_peft_model(model, config)
+        with warnings.catch_warnings():
+            # peft 0.21 reads transformers' deprecated is_gradient_checkpointing, which warns on every call.
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            peft_model = get_peft_model(model, config)
         try:
             peft_model.eval()
             yield LoraTrainer(backend, peft_model, settings)

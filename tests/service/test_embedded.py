@@ -64,3 +64,22 @@ def test_retry_uses_stored_memory_on_embedded(embedded, store):
     assert again["verdict"] == "correct"
     assert again["answer"] == question.reference
     assert store.get_memory(solved["memory_written"]).retrievals == 1
+
+
+def test_ttt_answers_reasoning_gym_question_on_embedded(embedded, store):
+    import torch
+
+    question = build_question("family", "basic_arithmetic", "", 1)
+    base = {name: tensor.clone() for name, tensor in embedded.model.state_dict().items()}
+    options = {"ttt": {"variations": 2, "steps": 2}, "baseline": {"max_new_tokens": 48}}
+    summary, updates = compare(embedded, store, question, ("ttt",), options)
+
+    (ttt,) = summary["results"]
+    details = ttt["details"]
+    assert ttt["verdict"] in VERDICTS - {"error", "unverified", "cancelled"}
+    assert details["adapted"] is True and details["variations"] == 2 and details["variation_source"] == "siblings"
+    assert len(details["train_loss"]) == 2 and all(0 < loss < 20 for loss in details["train_loss"])
+    assert details["verdict_before"] in VERDICTS and "answer_before" in details
+    assert any("Training step" in update.message for update in updates), "training progress was never reported"
+    assert not [name for name, _ in embedded.model.named_modules() if "lora" in name]
+    assert all(torch.equal(embedded.model.state_dict()[name], base[name]) for name in base)
