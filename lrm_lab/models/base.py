@@ -90,8 +90,11 @@ class TrainingExample:
 class AdapterTrainer(Protocol):
     """A temporary adapter being trained: one optimiser step per call."""
 
-    def step(self, examples: Sequence[TrainingExample]) -> float:
-        """Take one optimiser step on the batch and return its mean loss over the target tokens."""
+    def step(self, examples: Sequence[TrainingExample], cancel: threading.Event | None = None) -> float | None:
+        """Take one optimiser step on the batch and return its mean loss over the target tokens.
+
+        Returns None without stepping when ``cancel`` is set before the step is complete.
+        """
 
 
 class ModelBackend(ABC):

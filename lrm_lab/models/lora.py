@@ -8,6 +8,7 @@ layer back. The base weights are frozen throughout, so they are the same afterwa
 from __future__ import annotations
 
 import logging
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_TRAIN_TOKENS = 1024  # a longer example keeps its last tokens, where the reply is
-IGNORE_INDEX = -100  # label of a token that adds nothing to the loss (the prompt and padding)
+IGNORE_INDEX = -100  # label of a token that adds nothing to the loss (the prompt)
 
 
 class LoraTrainer:
@@ -38,43 +39,47 @@ class LoraTrainer:
         self.optimizer = torch.optim.AdamW(self.parameters, lr=settings.learning_rate, weight_decay=0.0)
         self.steps = 0
 
-    def step(self, examples: Sequence[TrainingExample]) -> float:
+    def step(self, examples: Sequence[TrainingExample], cancel: threading.Event | None = None) -> float | None:
+        """Take one optimiser step on the examples and return the mean loss over their reply tokens.
+
+        Gradients are accumulated one example at a time, so that ``cancel`` is checked between
+        examples; when it is set the step is abandoned and None is returned.
+        """
         if not examples:
             raise ValueError("A training step needs at least one example.")
-        input_ids, attention_mask, labels = self._batch(examples)  # each (B, T)
+        rows = [self._tokenise(example) for example in examples]
+        total_targets = sum(sum(label != IGNORE_INDEX for label in labels) for _, labels in rows)
 
-        # One optimiser step: mean cross-entropy over the reply tokens, gradients to the adapter only.
+        # Mean cross-entropy over all reply tokens of the batch, accumulated example by example.
         self.peft_model.train()
         try:
             self.optimizer.zero_grad()
-            loss = self.peft_model(input_ids=input_ids, attention_mask=attention_mask, labels=labels).loss
-            loss.backward()
+            loss_sum = 0.0
+            for ids, labels in rows:
+                if cancel is not None and cancel.is_set():
+                    self.optimizer.zero_grad()
+                    return None
+                input_ids = torch.tensor([ids], device=self.backend.device)  # (1, T)
+                targets = torch.tensor([labels], device=self.backend.device)  # (1, T)
+                share = sum(label != IGNORE_INDEX for label in labels) / total_targets
+                loss = self.peft_model(input_ids=input_ids, labels=targets).loss * share  # mean over this reply
+                loss.backward()
+                loss_sum += float(loss.detach())
             torch.nn.utils.clip_grad_norm_(self.parameters, max_norm=1.0)
             self.optimizer.step()
         finally:
             self.peft_model.eval()
         self.steps += 1
-        return float(loss.detach())
+        return loss_sum
 
-    def _batch(self, examples: Sequence[TrainingExample]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Tokenise each chat and reply; pad on the right; label only the reply and its end token."""
+    def _tokenise(self, example: TrainingExample) -> tuple[list[int], list[int]]:
+        """Return the chat's and reply's token ids, and labels that count only the reply and its end token."""
         tokenizer = self.backend.tokenizer
-        end_id = tokenizer.eos_token_id
-        rows: list[tuple[list[int], list[int]]] = []
-        for example in examples:
-            prompt_ids = tokenizer(self.backend.render_prompt(example.messages), add_special_tokens=False).input_ids
-            target_ids = tokenizer(example.target, add_special_tokens=False).input_ids + [end_id]
-            ids = (prompt_ids + target_ids)[-MAX_TRAIN_TOKENS:]
-            labels = ([IGNORE_INDEX] * len(prompt_ids) + target_ids)[-MAX_TRAIN_TOKENS:]
-            rows.append((ids, labels))
-
-        length = max(len(ids) for ids, _ in rows)
-        pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([ids + [pad] * (length - len(ids)) for ids, _ in rows])  # (B, T)
-        attention_mask = torch.tensor([[1] * len(ids) + [0] * (length - len(ids)) for ids, _ in rows])  # (B, T)
-        labels = torch.tensor([lab + [IGNORE_INDEX] * (length - len(lab)) for _, lab in rows])  # (B, T)
-        device = self.backend.device
-        return input_ids.to(device), attention_mask.to(device), labels.to(device)
+        prompt_ids = tokenizer(self.backend.render_prompt(example.messages), add_special_tokens=False).input_ids
+        target_ids = tokenizer(example.target, add_special_tokens=False).input_ids + [tokenizer.eos_token_id]
+        ids = (prompt_ids + target_ids)[-MAX_TRAIN_TOKENS:]
+        labels = ([IGNORE_INDEX] * len(prompt_ids) + target_ids)[-MAX_TRAIN_TOKENS:]
+        return ids, labels
 
 
 @contextmanager

@@ -1,9 +1,10 @@
-"""Plotly figures of benchmark results: accuracy, compute, scaling with N, rounds, and the per-question grid."""
+"""Plotly figures: benchmark results (accuracy, compute, scaling with N, rounds, the per-question grid) and TTT's loss."""
 
 from __future__ import annotations
 
 import html
 import logging
+import textwrap
 from typing import Any
 
 import plotly.graph_objects as go
@@ -16,6 +17,8 @@ ROW_HEIGHT_PX = 22  # height of one question row in the grid
 MIN_GRID_HEIGHT_PX = 420
 GRID_MARGIN_PX = 320  # title and slanted recipe labels around the grid rows; less left Plotly no room to draw
 MAX_TICK_CHARS = 40  # longer question and recipe labels are cut on the axes
+TTT_PLOT_HEIGHT_PX = 300  # the loss curve sits in a Compare column about 320 px wide
+TTT_NOTE_CHARS = 40  # a message in the loss plot wraps at this many characters per line
 
 # Cell text of a grid cell with one attempt.
 VERDICT_MARKS = {
@@ -223,6 +226,39 @@ def rounds_figure(summary: dict[str, Any]) -> go.Figure:
     return figure
 
 
+def ttt_loss_figure(details: dict[str, Any]) -> go.Figure:
+    """Plot test-time training's loss per optimiser step, from a TTT attempt's details."""
+    losses = details.get("train_loss") or []
+    title = "TTT training loss per step"
+    if not losses:
+        reason = details.get("not_adapted") or "No training step ran before the attempt stopped."
+        message = "<br>".join(textwrap.wrap(html.escape(reason, quote=False), TTT_NOTE_CHARS))
+        return _message_figure(title, message, height=TTT_PLOT_HEIGHT_PX, font_size=12)
+
+    steps = list(range(1, len(losses) + 1))
+    curve = go.Scatter(
+        x=steps,
+        y=losses,
+        mode="lines+markers",
+        hovertemplate="step %{x}<br>loss %{y:.4f}<extra></extra>",
+    )
+    figure = go.Figure(curve)
+    figure.update_layout(
+        title=title,
+        height=TTT_PLOT_HEIGHT_PX,
+        margin={"t": 50, "b": 50, "l": 60, "r": 20},
+        xaxis={"title": "Step", "tickvals": steps},
+        yaxis={"title": "Mean cross-entropy", "rangemode": "tozero"},
+        showlegend=False,
+    )
+    seconds, variations = details.get("train_seconds"), details.get("variations")
+    if seconds is not None and variations is not None:
+        note = f"batch of {variations} leave-one-out examples · {seconds:.1f} s in all"
+        figure.add_annotation(text=note, xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False,
+                              xanchor="left", font={"size": 11})
+    return figure
+
+
 def _used_memory(row: dict[str, Any]) -> str:
     share = row.get("used_memory")
     return "no memory" if share is None else f"{share:.0%} of attempts were shown a memory"
@@ -306,10 +342,12 @@ def _add_note(figure: go.Figure, text: str) -> None:
     figure.update_layout(margin={"b": 110})
 
 
-def _message_figure(title: str, message: str) -> go.Figure:
+def _message_figure(title: str, message: str, height: int | None = None, font_size: int = 16) -> go.Figure:
     figure = go.Figure()
-    figure.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False, font={"size": 16})
-    figure.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white")
+    figure.add_annotation(text=message, xref="paper", yref="paper", x=0.5, y=0.5, showarrow=False,
+                          font={"size": font_size})
+    figure.update_layout(title=title, xaxis={"visible": False}, yaxis={"visible": False}, plot_bgcolor="white",
+                         height=height)
     return figure
 
 

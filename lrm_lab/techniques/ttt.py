@@ -105,7 +105,9 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
         for step in range(options.steps):
             if ctx.cancel.is_set():
                 break
-            loss = trainer.step(training_set)
+            loss = trainer.step(training_set, ctx.cancel)
+            if loss is None:  # stopped in the middle of the step
+                break
             details["train_loss"].append(round(loss, 5))
             fraction = BEFORE_END + (TRAIN_END - BEFORE_END) * (step + 1) / options.steps
             ctx.report(Progress(trace=_loss_line(details["train_loss"], options.steps), fraction=fraction,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 import gradio as gr
 
@@ -11,9 +12,10 @@ from lrm_lab.errors import InputError, ModelLoadError
 from lrm_lab.service.compare import CompareRequest, CompareUpdate, column_title, run_comparison
 from lrm_lab.service.lab import Lab
 from lrm_lab.service.memory import MemorySettings
+from lrm_lab.service.plots import ttt_loss_figure
 from lrm_lab.service.questions import build_question
 from lrm_lab.tasks.families import FAMILIES
-from lrm_lab.techniques import get_technique
+from lrm_lab.techniques import TechniqueResult, get_technique
 from lrm_lab.techniques.recipe import make_recipe
 from lrm_lab.ui import render
 from lrm_lab.ui.controls import collect_options, technique_option_controls
@@ -21,9 +23,29 @@ from lrm_lab.ui.controls import collect_options, technique_option_controls
 log = logging.getLogger(__name__)
 
 MODEL_EVENTS = "model"  # every event that generates with or swaps the model shares this concurrency id
-# The columns a user can tick: each decoding technique alone, and each with memory as its context stage.
-COLUMNS = ("baseline", "memory", "search", "memory+search")
+# The columns a user can tick: each decoding technique alone, each with memory as its context stage,
+# and TTT with greedy decoding, with search, and with memory.
+COLUMNS = ("baseline", "memory", "search", "memory+search", "ttt", "ttt+search", "memory+ttt")
+# TTT trains an adapter for every question, about 20 s on a 2-core CPU, so its columns start unticked.
 DEFAULT_COLUMNS = ["baseline", "memory", "search"]
+TTT_NOTE = ("TTT columns train a LoRA adapter for each question: about 20 s per reasoning-gym question on a "
+            "2-core CPU with the default options, and longer for a typed question, because the model first writes "
+            "variants and samples answers to label them.")
+
+
+@dataclass
+class ColumnView:
+    """The components of one recipe's column; a TTT column also has its view and its loss plot."""
+
+    column: gr.Column
+    trace: gr.Textbox
+    result: gr.HTML
+    details: gr.HTML
+    ttt: gr.HTML | None = None
+    loss_plot: gr.Plot | None = None
+
+    def outputs(self) -> list:
+        return [part for part in (self.trace, self.result, self.ttt, self.loss_plot, self.details) if part is not None]
 
 
 def build_compare_tab(lab: Lab):
@@ -54,7 +76,8 @@ def build_compare_tab(lab: Lab):
             gr.Markdown("### Techniques")
             techniques = gr.CheckboxGroup([(column_title(make_recipe(name)), name) for name in COLUMNS],
                                           value=DEFAULT_COLUMNS, label="Compare", key="techniques", elem_id="compare-techniques",
-                                          info="One column per ticked recipe. Baseline is the reference point.")
+                                          info="One column per ticked recipe. Baseline is the reference point. "
+                                          + TTT_NOTE)
             sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
                                     info="The same question, settings and seed give the same output.", key="sample-seed")
             option_controls = technique_option_controls()
@@ -73,21 +96,8 @@ def build_compare_tab(lab: Lab):
     gr.Markdown(render.VERDICT_LEGEND, elem_classes=["legend"])
     question_view = gr.Markdown("", elem_id="question-view")
 
-    columns = {}
     with gr.Row(equal_height=False):
-        for name in COLUMNS:
-            parts = [get_technique(part) for part in name.split("+")]
-            element = name.replace("+", "-")
-            with gr.Column(visible=name in DEFAULT_COLUMNS, min_width=320, elem_classes=["technique-column"]) as column:
-                gr.Markdown(f"### {column_title(make_recipe(name))}\n" + " ".join(part.summary for part in parts))
-                with gr.Accordion("About this technique", open=False):
-                    gr.Markdown("\n\n".join(part.explanation for part in parts))
-                trace_label = "Reasoning trace (the chosen sample)" if "search" in name else "Reasoning trace"
-                trace = gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True,
-                                   interactive=False, elem_id=f"trace-{element}")
-                result = gr.HTML(elem_id=f"result-{element}")
-                details = gr.HTML(elem_id=f"details-{element}")
-            columns[name] = (column, trace, result, details)
+        columns = {name: _column_view(name) for name in COLUMNS}
 
     # Question source and family switch what is shown and fill the family's default settings.
     source.change(lambda choice: (gr.update(visible=choice == "family"), gr.update(visible=choice == "typed")),
@@ -95,12 +105,12 @@ def build_compare_tab(lab: Lab):
     family.change(lambda name: (render_settings(name), FAMILIES[name].description if name in FAMILIES else ""),
                   family, [settings, family_info], queue=False, api_visibility="private")
     techniques.change(lambda ticked: [gr.update(visible=name in ticked) for name in columns],
-                      techniques, [parts[0] for parts in columns.values()], queue=False, api_visibility="private")
+                      techniques, [view.column for view in columns.values()], queue=False, api_visibility="private")
 
     question_inputs = [source, family, settings, question_seed, text, reference]
     preview.click(preview_question, question_inputs, [question_view, status], queue=False, api_visibility="private")
 
-    outputs = [status, question_view] + [part for parts in columns.values() for part in parts[1:]]
+    outputs = [status, question_view] + [part for view in columns.values() for part in view.outputs()]
     controls = [control for _, _, control in option_controls]
 
     def run_handler(data: dict, request: gr.Request, progress=gr.Progress()):
@@ -119,9 +129,10 @@ def build_compare_tab(lab: Lab):
             waiting = "Loading the model (about 20 s on a CPU)…" if lab.slot.loaded is None else "Starting…"
             yield {status: waiting, question_view: render.question_markdown(question)} | _cleared(columns)
             cancel = lab.cancel_flag(owner)
+            ttt_shown: set[str] = set()
             for update in run_comparison(comparison, lab.model, lab.store, cancel):
                 progress(update.fraction, desc=update.message)
-                yield {status: _status_text(update)} | _columns_from_update(update, columns)
+                yield {status: _status_text(update)} | _columns_from_update(update, columns, ttt_shown)
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
             yield {status: f"**Not run:** {render.escape_markdown(str(error))}"}
@@ -138,6 +149,34 @@ def build_compare_tab(lab: Lab):
 
     stop.click(stop_handler, None, status, queue=False, api_visibility="private")
     return run_event
+
+
+def _column_view(name: str) -> ColumnView:
+    """Lay out the column of one recipe, hidden unless it is ticked by default."""
+    parts = [get_technique(part) for part in name.split("+")]
+    element = name.replace("+", "-")
+    is_ttt = "ttt" in name.split("+")
+    with gr.Column(visible=name in DEFAULT_COLUMNS, min_width=320, elem_classes=["technique-column"]) as column:
+        gr.Markdown(f"### {column_title(make_recipe(name))}\n" + " ".join(part.summary for part in parts))
+        if is_ttt:
+            gr.Markdown(f"_{TTT_NOTE}_", elem_classes=["ttt-note"])
+        with gr.Accordion("About this technique", open=False):
+            gr.Markdown("\n\n".join(part.explanation for part in parts))
+        trace_label = "Reasoning trace (the chosen sample)" if "search" in name else "Reasoning trace"
+        if is_ttt:
+            trace_label += ", after adapting"
+        view = ColumnView(
+            column=column,
+            trace=gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True, interactive=False,
+                             elem_id=f"trace-{element}"),
+            result=gr.HTML(elem_id=f"result-{element}"),
+        )
+        if is_ttt:
+            view.ttt = gr.HTML(elem_id=f"ttt-{element}")
+            view.loss_plot = gr.Plot(label="TTT training loss per step", show_label=False, visible=False,
+                                     elem_id=f"plot-{element}")
+        view.details = gr.HTML(elem_id=f"details-{element}")
+    return view
 
 
 def render_settings(family: str) -> str:
@@ -165,10 +204,12 @@ def _stop(lab: Lab, request: gr.Request):
     return gr.skip()
 
 
-def _cleared(columns) -> dict:
+def _cleared(columns: dict[str, ColumnView]) -> dict:
     outputs = {}
-    for _, trace, result, details in columns.values():
-        outputs.update({trace: "", result: "", details: ""})
+    for view in columns.values():
+        outputs.update({view.trace: "", view.result: "", view.details: ""})
+        if view.ttt is not None:
+            outputs.update({view.ttt: "", view.loss_plot: gr.update(value=None, visible=False)})
     return outputs
 
 
@@ -179,9 +220,28 @@ def _status_text(update: CompareUpdate) -> str:
     return text
 
 
-def _columns_from_update(update: CompareUpdate, columns) -> dict:
+def _columns_from_update(update: CompareUpdate, columns: dict[str, ColumnView], ttt_shown: set[str]) -> dict:
+    """Render every column of the update; ``ttt_shown`` names the TTT columns already drawn, so each is drawn once."""
     outputs = {}
     for name, state in update.columns.items():
-        _, trace, result, details = columns[name]
-        outputs.update({trace: state.trace, result: render.result_html(state), details: render.details_html(state)})
+        view = columns[name]
+        outputs.update({view.trace: state.trace, view.result: render.result_html(state),
+                        view.details: render.details_html(state)})
+        if view.ttt is not None and state.result is not None and name not in ttt_shown:
+            ttt_shown.add(name)
+            outputs.update(_ttt_outputs(view, state.result))
     return outputs
+
+
+def _ttt_outputs(view: ColumnView, result: TechniqueResult) -> dict:
+    """Show a TTT column's variations, answers before and after adapting, and loss curve.
+
+    A column that failed before TTT ran has an error result without TTT details, and shows none.
+    """
+    if "variation_list" not in result.details:
+        return {view.ttt: "", view.loss_plot: gr.update(value=None, visible=False)}
+    details = result.details
+    return {
+        view.ttt: render.ttt_html(details, result.answer, str(result.verdict), result.completion_tokens),
+        view.loss_plot: gr.update(value=ttt_loss_figure(details), visible=True),
+    }

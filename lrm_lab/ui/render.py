@@ -74,8 +74,7 @@ def result_html(column: ColumnState) -> str:
     answer = html.escape(result.answer) if result.answer is not None else "<em>none extracted</em>"
     rows = [
         f"<b>Answer:</b> <code>{answer}</code> {verdict_badge(str(result.verdict))}",
-        f"<b>Tokens:</b> {result.completion_tokens}{' (all samples)' if 'candidates' in result.details else ''}"
-        f" · <b>Seconds:</b> {result.seconds:.1f}",
+        f"<b>Tokens:</b> {result.completion_tokens}{_tokens_note(result.details)} · <b>Seconds:</b> {result.seconds:.1f}",
     ]
     if column.attempt_id is not None:
         rows.append(f"<b>Stored as attempt</b> #{column.attempt_id}")
@@ -90,8 +89,21 @@ def result_html(column: ColumnState) -> str:
     return '<div class="result">' + "<br>".join(rows) + "</div>"
 
 
+def _tokens_note(details: dict) -> str:
+    """Say what a column's token count adds up, when it is more than one answer's tokens."""
+    parts = []
+    if "train_loss" in details:
+        parts.append("variations and the answers before and after adapting")
+    if "candidates" in details:
+        parts.append("all samples")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
 def details_html(column: ColumnState) -> str:
-    """Technique-specific details: the memories used, and for search every candidate with its score."""
+    """Technique-specific details: the memories used, and for search every candidate with its score.
+
+    TTT's details have a view of their own, ttt_html.
+    """
     if column.result is None:
         if not column.candidates:
             return ""
@@ -180,3 +192,93 @@ def marked_markdown(memory: dict) -> str:
     if memory["created"]:
         return f"**Written to memory** as #{memory['id']} in {where}, marked right by a user."
     return f"**Already in memory** as #{memory['id']} in {where}: the same question with the same answer."
+
+
+VARIATION_SOURCES = {
+    "siblings": "reasoning-gym siblings: questions of the same family and settings with other seeds, "
+                "answered by the generator",
+    "memory": "nearest memories: the worked examples that the memory stage retrieved for this question",
+    "self-generated": "self-generated variants: problems the model wrote, each labelled with the answer that more "
+                      "than half of its own sampled answers agree on",
+}
+
+
+def ttt_html(details: dict, answer: str | None, verdict: str, tokens: int) -> str:
+    """Test-time training's view: the variations it trained on, what was dropped, the answer before and after.
+
+    ``answer``, ``verdict`` and ``tokens`` are the attempt's own: the adapted model's answer and
+    verdict, and the tokens of the whole attempt.
+    """
+    return ttt_summary_html(details) + variations_html(details) + before_after_html(details, answer, verdict, tokens)
+
+
+def ttt_summary_html(details: dict) -> str:
+    """One line on the training run, or a plain statement that the model was not adapted and why."""
+    losses = details.get("train_loss") or []
+    if details.get("not_adapted"):
+        return f'<p class="not-adapted"><b>Not adapted.</b> {html.escape(details["not_adapted"])}</p>'
+    if not details.get("adapted"):
+        steps = f"after {len(losses)} training steps" if losses else "before training"
+        return f'<p class="not-adapted"><b>Not adapted:</b> stopped {steps}; the adapter was removed.</p>'
+    seconds = details.get("train_seconds")
+    timing = f" in {seconds:.1f} s" if seconds is not None else ""
+    curve = f", loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
+    return (f"<p><b>Adapted:</b> a LoRA adapter trained {len(losses)} steps{timing}{curve}, "
+            "answered, and was deleted.</p>")
+
+
+def variations_html(details: dict) -> str:
+    """The variations trained on, labelled by source, and the candidates dropped with the reason."""
+    variations = details.get("variation_list") or []
+    sources = [part for part in (details.get("variation_source") or "none").split("+") if part != "none"]
+    if variations:
+        described = "; ".join(html.escape(VARIATION_SOURCES.get(source, source)) for source in sources)
+        text = f"<p><b>Trained on {len(variations)} variations</b> from {described}.</p>"
+        rows = "".join(
+            f"<tr><td>{index}</td><td>{html.escape(item['source'])}<br><small>{html.escape(item['note'])}</small></td>"
+            f"<td><code>{html.escape(item['answer'])}</code></td>"
+            f'<td class="snippet">{html.escape(item["question"])}</td></tr>'
+            for index, item in enumerate(variations, start=1)
+        )
+        text += ('<table class="variations"><thead><tr><th>#</th><th>source</th><th>answer</th><th>question</th>'
+                 f"</tr></thead><tbody>{rows}</tbody></table>")
+    elif "variation_list" in details:
+        text = "<p><b>No variation was found</b> to train on.</p>"
+    else:
+        text = "<p><b>Stopped before any variation was built.</b></p>"
+    tokens = details.get("variation_tokens") or 0
+    if tokens:
+        text += f"<p>Writing and labelling the variants took {tokens} generated tokens.</p>"
+    dropped = details.get("variations_dropped") or []
+    if dropped:
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in dropped)
+        text += f'<p><b>Dropped {len(dropped)} candidates:</b></p><ul class="dropped">{items}</ul>'
+    return text
+
+
+def before_after_html(details: dict, answer: str | None, verdict: str, tokens: int) -> str:
+    """The base model's answer and verdict beside the adapted model's, with the trace before adapting."""
+    if "answer_before" not in details:
+        return ""
+    before_tokens = details.get("tokens_before", 0)
+    rows = [_answer_row("before adapting", details["answer_before"], details["verdict_before"], before_tokens)]
+    if details.get("adapted"):
+        # The attempt's tokens add up the variants written, the answer before and the answer after.
+        after_tokens = tokens - details.get("variation_tokens", 0) - before_tokens
+        rows.append(_answer_row("after adapting", answer, verdict, after_tokens))
+        changed = "yes" if answer != details["answer_before"] else "no"
+        note = f"<p>Answer changed by adapting: <b>{changed}</b></p>"
+    else:
+        rows.append("<tr><td>after adapting</td><td colspan='3'><em>not adapted: the column's answer is the one "
+                    "before adapting</em></td></tr>")
+        note = ""
+    table = ('<table class="before-after"><thead><tr><th></th><th>answer</th><th>verdict</th><th>tokens</th></tr>'
+             f"</thead><tbody>{''.join(rows)}</tbody></table>")
+    trace = (f"<details><summary>Trace before adapting</summary><pre class='trace-before'>"
+             f"{html.escape(details.get('trace_before') or '')}</pre></details>")
+    return table + note + trace
+
+
+def _answer_row(label: str, answer: str | None, verdict: str, tokens: int) -> str:
+    shown = f"<code>{html.escape(answer)}</code>" if answer is not None else "<em>none extracted</em>"
+    return f"<tr><td>{label}</td><td>{shown}</td><td>{verdict_badge(verdict)}</td><td>{tokens}</td></tr>"

@@ -90,3 +90,26 @@ def test_empty_batch_is_refused(tiny):
 def test_backend_without_training_says_so():
     with pytest.raises(InputError, match="cannot train adapters"):
         FakeBackend([]).temporary_adapter(FAST)
+
+
+def test_cancelled_step_changes_nothing(tiny):
+    cancel = threading.Event()
+    cancel.set()
+    with tiny.temporary_adapter(FAST) as trainer:
+        adapter = {name: p.detach().clone() for name, p in tiny.model.named_parameters() if "lora_" in name}
+        assert trainer.step([EXAMPLE, EXAMPLE], cancel) is None
+        assert all(torch.equal(p, adapter[name]) for name, p in tiny.model.named_parameters() if "lora_" in name)
+        assert trainer.steps == 0
+
+
+def test_loss_is_the_mean_over_all_reply_tokens_of_the_batch(tiny):
+    long_reply = TrainingExample(CHAT, "Answer : 5 + 5 = 1 0 the answer is 1 0")
+    with tiny.temporary_adapter(FAST) as trainer:
+        for _ in range(10):  # learn the short reply, so that the two losses differ
+            trainer.step([EXAMPLE])
+        trainer.optimizer.param_groups[0]["lr"] = 1e-12  # measure without moving the adapter
+        single = [trainer.step([example]) for example in (EXAMPLE, long_reply)]
+        both = trainer.step([EXAMPLE, long_reply])
+    assert single[1] - single[0] > 0.1  # enough for the weighting below to differ from a plain mean by 1%
+    # Replies of 4 and 14 tokens with the end token: the batch loss weighs each by its length.
+    assert both == pytest.approx((4 * single[0] + 14 * single[1]) / 18, rel=1e-4)
