@@ -31,6 +31,10 @@ CALIBRATION_TOKENS = 16
 # Measured with bench/generation.py on a 2-core CPU (embedded model, fp32): 8 samples took 1.73 times
 # as long as one. On a GPU the real factor is closer to 1, so this errs towards longer estimates.
 BATCH_STEP_COST = 0.1
+# Cost of one TTT training example (a forward and backward pass over a leave-one-out chat) in
+# decoding steps. Measured on a 2-core CPU with the embedded model: 16 examples of basic_arithmetic
+# (4 steps of 4 variations) took 16.2 s, and one decoding step 0.067 s.
+TRAIN_EXAMPLE_STEPS = 15
 
 _step_seconds: weakref.WeakKeyDictionary[ModelBackend, float] = weakref.WeakKeyDictionary()
 _step_lock = threading.Lock()
@@ -106,9 +110,18 @@ def estimate_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store, s
                                             f"mean of {cost.attempts} stored attempts"))
             continue
         steps = recipe.max_new_tokens
-        seconds = steps * decode_step_seconds(model) * (1 + BATCH_STEP_COST * (recipe.samples - 1))
-        estimates.append(RecipeEstimate(recipe.label, count, count * steps * recipe.samples, count * seconds,
-                                        "from a decoding measurement, assuming every sample runs to max_new_tokens"))
+        step_seconds = decode_step_seconds(model)
+        seconds = steps * step_seconds * (1 + BATCH_STEP_COST * (recipe.samples - 1))
+        tokens = steps * recipe.samples
+        basis = "from a decoding measurement, assuming every sample runs to max_new_tokens"
+        if recipe.adaptation == "ttt":
+            # TTT decodes twice (before and after adapting) and trains on every variation at every step.
+            # NOTE: a typed question's self-generated variants are not counted; they add minutes each.
+            ttt = recipe.options["ttt"]
+            seconds = 2 * seconds + ttt.steps * ttt.variations * TRAIN_EXAMPLE_STEPS * step_seconds
+            tokens *= 2
+            basis += f", twice, plus {ttt.steps * ttt.variations} training passes"
+        estimates.append(RecipeEstimate(recipe.label, count, count * tokens, count * seconds, basis))
     return Estimate(tuple(estimates), confirm_threshold())
 
 

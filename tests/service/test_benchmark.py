@@ -212,6 +212,16 @@ def test_estimate_measures_without_history(store, tiny, monkeypatch):
     assert "needs confirmation" in estimate.text()
 
 
+def test_estimate_counts_ttt_training_and_both_answers(store, tiny):
+    plan = plan_benchmark(file_request(("baseline:max_new_tokens=10", "ttt:steps=2,variations=3+baseline:max_new_tokens=10")))
+
+    baseline, ttt = estimate_benchmark(plan, tiny, store).recipes
+
+    assert ttt.tokens == 2 * baseline.tokens  # the answer before adapting and the answer after
+    assert ttt.seconds > 2 * baseline.seconds  # plus the training passes
+    assert "plus 6 training passes" in ttt.basis
+
+
 CRASHING_RUN = """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
