@@ -107,3 +107,23 @@ def test_notes_name_differences(store):
         "the chat template differs",
         "torch differs: 2.13.0 then, 2.14.0 now",
     ]
+
+
+def test_ttt_with_search_repeats_itself_and_rescores(store, tiny):
+    from lrm_lab.service.rescore import rescore_attempt
+
+    question = build_question("family", "basic_arithmetic", "", 0)
+    options = {"ttt": {"variations": 2, "steps": 2, "rank": 2, "learning_rate": 0.05}, "search": {"n": 2, "max_new_tokens": 8}}
+    record = first_attempt(store, CompareRequest(question, ("ttt+search",), options, seed=5), tiny)
+    assert record.technique == "ttt+search"
+    assert record.recipe == "ttt(variations=2, steps=2, rank=2, learning_rate=0.05)+search(n=2, max_new_tokens=8)"
+    assert len(record.details["train_loss"]) == 2 and len(record.details["candidates"]) == 2
+
+    final = list(rerun_attempt(lab_with(store, tiny), record))[-1]
+    rerun = store.get_attempt(rerun_json(store, record, final)["rerun_attempt_id"])
+    assert rerun.details["train_loss"] == record.details["train_loss"]
+    assert rerun.details["variation_list"] == record.details["variation_list"]
+    assert [c["text"] for c in rerun.details["candidates"]] == [c["text"] for c in record.details["candidates"]]
+
+    report = rescore_attempt(record)  # search's vote over the stored samples, taken again
+    assert report["rescorable"] and report["new_answer"] == record.answer and not report["changed"]
