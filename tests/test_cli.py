@@ -40,10 +40,55 @@ def test_compare_json_then_history_and_show(tmp_path):
     assert json.loads(shown.stdout)["trace"]
 
 
+@pytest.mark.model
+def test_compare_ttt_json_carries_training(tmp_path):
+    done = run_cli("compare", "--family", "basic_arithmetic", "--seed", "3", "--technique", "ttt", "--technique",
+                   "ttt+search", "--n", "2", "--steps", "1", "--variations", "2", "--max-new-tokens", "16", "--json",
+                   database=tmp_path / "cli.db")
+
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)["results"]
+    assert [r["recipe"] for r in results] == ["ttt(variations=2, steps=1)+baseline(max_new_tokens=16)",
+                                              "ttt(variations=2, steps=1)+search(n=2, max_new_tokens=16)"]
+    for result in results:
+        details = result["details"]
+        assert len(details["train_loss"]) == 1
+        assert details["variations"] == 2
+        assert details["variation_source"] == "siblings"
+        assert "answer_before" in details
+        assert details["adapted"] is True
+    assert results[1]["details"]["n"] == 2
+
+
+def test_option_flags_grouped_by_technique(tmp_path):
+    done = run_cli("compare", "--help", database=tmp_path / "cli.db", timeout=60)
+
+    assert done.returncode == 0
+    groups = done.stdout.split("\n\n")
+    ttt = next(group for group in groups if group.startswith("TTT options:"))
+    for flag in ("--variations", "--steps", "--rank", "--alpha", "--target-modules", "--learning-rate", "--votes",
+                 "--show-variations, --no-show-variations"):
+        assert flag in ttt
+    baseline = next(group for group in groups if group.startswith("Baseline options:"))
+    assert "(baseline and search) Maximum number of tokens" in baseline
+
+
+def test_ttt_options_belong_to_ttt_alone():
+    from lrm_lab.cli.compare import option_owners
+    from lrm_lab.techniques.options import option_fields
+    from lrm_lab.techniques.ttt import TTTOptions
+
+    for field in option_fields(TTTOptions):
+        assert option_owners(field.name) == ["ttt"], field.name
+
+
 @pytest.mark.parametrize(
     "args, words",
     [
         (["compare", "--family", "basic_arithmetic", "--technique", "search", "--n", "0"], "between 1 and 64"),
+        (["compare", "--family", "basic_arithmetic", "--steps", "2"], "--steps is an option of ttt"),
+        (["compare", "--family", "basic_arithmetic", "--technique", "ttt", "--target-modules", "q_proj;v_proj"],
+         "target_modules must be layer names"),
         (["compare", "--family", "basic_arithmetic", "--temperature", "-1", "--technique", "search"], "temperature"),
         (["compare", "--family", "no_such_family"], "no_such_family"),
         (["compare", "--question", "   "], "empty"),

@@ -62,6 +62,8 @@ def test_bench_file_then_resume_and_export(tmp_path):
         (["bench", "--family", "basic_arithmetic", "--technique", "search:n=0"], "between 1 and 64"),
         (["bench", "--family", "basic_arithmetic", "--technique", "search", "--technique", "search"], "appears twice"),
         (["bench", "--family", "basic_arithmetic", "--repeats", "0"], "Repeats"),
+        (["bench", "--family", "basic_arithmetic", "--technique", "search", "--rank", "4"], "--rank is an option of ttt"),
+        (["bench", "--family", "basic_arithmetic", "--technique", "ttt", "--rank", "0"], "between 1 and 128"),
         (["bench", "--file", "/no/such/file.jsonl"], "Cannot read"),
         (["bench", "--resume", "999"], "No run with id 999"),
         (["export", "--run", "999"], "No run with id 999"),

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from lrm_lab.cli.compare import add_option_flags, option_flags
+from lrm_lab.cli.compare import add_option_flags, option_flags, option_owners
 from lrm_lab.errors import InputError
 from lrm_lab.tasks.families import FAMILIES
 
@@ -105,12 +105,25 @@ def _request(args: argparse.Namespace):
 
     defaults = {name: getattr(args, f"option_{name}") for name in option_flags() if name != "n"}
     recipes = tuple(parse_recipe(spec, defaults) for spec in (args.technique or ["baseline"]))
+    _check_flags_used(defaults, recipes)
     if args.file is not None:
         questions = _read_question_file(args.file)
     else:
         questions = FamilySet(args.family, parse_settings(args.settings), args.first_seed, args.n)
     memory = MemorySettings(args.namespace, writes=not args.no_memory_writes)
     return BenchmarkRequest(questions, recipes, args.repeats, args.seed, args.rounds, memory)
+
+
+def _check_flags_used(defaults: dict, recipes: tuple) -> None:
+    """Raise InputError for an option flag that no recipe's technique has, instead of ignoring it."""
+    used = {name for recipe in recipes for name in recipe.techniques}
+    for name, value in defaults.items():
+        owners = option_owners(name)
+        if value is None or used.intersection(owners):
+            continue
+        flag = f"--{name.replace('_', '-')}"
+        raise InputError(f"{flag} is an option of {' and '.join(owners)}, and no --technique uses it: "
+                         f"add a recipe such as --technique {owners[0]}, or leave {flag} out.")
 
 
 def _read_question_file(path: Path):

@@ -26,26 +26,41 @@ def option_flags() -> dict[str, dataclasses.Field]:
     return flags
 
 
+def option_owners(name: str) -> list[str]:
+    """Return the names of the techniques that have an option called ``name``, in registry order."""
+    return [technique.name for technique in TECHNIQUES.values()
+            if name in {field.name for field in option_fields(technique.options_type)}]
+
+
 def add_option_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()) -> None:
     """Add one --flag per technique option except those in ``skip``, with its help text and choices.
 
-    A flag left out is None, so the technique's own default applies. A bool option becomes a
-    pair of switches, such as --clean and --no-clean.
+    The flags are grouped by technique in --help. A flag that several techniques share, such as
+    --max-new-tokens, sits in the first one's group and names all of them. A flag left out is
+    None, so the technique's own default applies. A bool option becomes a pair of switches,
+    such as --clean and --no-clean.
     """
+    groups: dict[str, argparse._ArgumentGroup] = {}
     for name, field in option_flags().items():
         if name in skip:
             continue
+        owners = option_owners(name)
+        if owners[0] not in groups:
+            technique = TECHNIQUES[owners[0]]
+            groups[owners[0]] = parser.add_argument_group(f"{technique.title} options")
+        group = groups[owners[0]]
         meta = field.metadata
+        help_text = meta["help"] if len(owners) == 1 else f"({' and '.join(owners)}) {meta['help']}"
         flag = f"--{name.replace('_', '-')}"
         if isinstance(field.default, bool):
-            parser.add_argument(flag, dest=f"option_{name}", action=argparse.BooleanOptionalAction, default=None,
-                                help=f"{meta['help']} (default {'on' if field.default else 'off'})")
+            group.add_argument(flag, dest=f"option_{name}", action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{help_text} (default {'on' if field.default else 'off'})")
             continue
-        kwargs: dict[str, Any] = {"type": type(field.default), "help": f"{meta['help']} (default {field.default})"}
+        kwargs: dict[str, Any] = {"type": type(field.default), "help": f"{help_text} (default {field.default})"}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
-            kwargs["help"] = f"{meta['help']} One of {', '.join(meta['choices'])} (default {field.default})"
-        parser.add_argument(flag, dest=f"option_{name}", metavar=name.upper(), **kwargs)
+            kwargs["help"] = f"{help_text} One of {', '.join(meta['choices'])} (default {field.default})"
+        group.add_argument(flag, dest=f"option_{name}", metavar=name.upper(), **kwargs)
 
 
 def option_values(args: argparse.Namespace, technique: str) -> dict[str, Any]:
@@ -70,7 +85,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     compare.add_argument(
         "--technique", action="append", metavar="TECHNIQUE",
         help=f"technique of one column: {', '.join(sorted(TECHNIQUES))}, or several joined with +, such as "
-        "memory+search; repeat for several columns (default baseline)",
+        "memory+search or ttt+search; repeat for several columns (default baseline)",
     )
     compare.add_argument("--namespace", help="memory namespace that memory columns read and write "
                          "(default: the model's own, model:<model id>)")
@@ -119,8 +134,7 @@ def column_options(args: argparse.Namespace) -> tuple[tuple[str, ...], dict[str,
     for name in option_flags():
         if getattr(args, f"option_{name}") is None or name in used:
             continue
-        owners = [technique.name for technique in TECHNIQUES.values()
-                  if name in {own.name for own in option_fields(technique.options_type)}]
+        owners = option_owners(name)
         raise InputError(
             f"--{name.replace('_', '-')} is an option of {' and '.join(owners)}, and no --technique uses it: "
             f"add a column such as --technique {owners[0]}, or leave --{name.replace('_', '-')} out."
@@ -193,6 +207,8 @@ def print_summary(summary: dict) -> None:
         )
         if "memory" in result["technique"].split("+"):
             print_memory_lines(result)
+        if "ttt" in result["technique"].split("+"):
+            print_ttt_lines(result)
         if result["error"]:
             print(f"    error: {result['error']}")
 
@@ -216,3 +232,22 @@ def print_memory_lines(result: dict) -> None:
         print(f"    already in memory as memory {result['memory_already_stored']}")
     else:
         print("    not remembered")
+
+
+def print_ttt_lines(result: dict) -> None:
+    """Print what a TTT column trained on, its loss per step, and its answer before adapting."""
+    details = result["details"]
+    if "variation_list" not in details:  # the column failed before its TTT stage ran
+        return
+    print(f"    variations: {details['variations']} from {details['variation_source']}")
+    for variation in details["variation_list"]:
+        print(f"      {variation['source']}, {variation['note']}: answer={variation['answer']} "
+              f"question={variation['question'][:60]!r}")
+    for line in details["variations_dropped"]:
+        print(f"      dropped: {line}")
+    losses = ", ".join(f"{loss:.3f}" for loss in details["train_loss"]) or "no step ran"
+    print(f"    loss per step: {losses}")
+    if "answer_before" in details:
+        print(f"    before adapting: answer={details['answer_before']!s} verdict={details['verdict_before']}")
+    if details.get("not_adapted"):
+        print(f"    not adapted: {details['not_adapted']}")

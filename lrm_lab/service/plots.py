@@ -1,9 +1,10 @@
-"""Plotly figures: benchmark results (accuracy, compute, scaling with N, rounds, the per-question grid) and TTT's loss."""
+"""Plotly figures: benchmark accuracy, compute, scaling with N, rounds, the per-question grid, and TTT's loss."""
 
 from __future__ import annotations
 
 import html
 import logging
+import math
 import textwrap
 from typing import Any
 
@@ -19,6 +20,7 @@ GRID_MARGIN_PX = 320  # title and slanted recipe labels around the grid rows; le
 MAX_TICK_CHARS = 40  # longer question and recipe labels are cut on the axes
 TTT_PLOT_HEIGHT_PX = 300  # the loss curve sits in a Compare column about 320 px wide
 TTT_NOTE_CHARS = 40  # a message in the loss plot wraps at this many characters per line
+MAX_STEP_TICKS = 10  # the loss plot labels every step up to this many steps, then every second one, and so on
 
 # Cell text of a grid cell with one attempt.
 VERDICT_MARKS = {
@@ -232,7 +234,7 @@ def ttt_loss_figure(details: dict[str, Any]) -> go.Figure:
     title = "TTT training loss per step"
     if not losses:
         reason = details.get("not_adapted") or "No training step ran before the attempt stopped."
-        message = "<br>".join(textwrap.wrap(html.escape(reason, quote=False), TTT_NOTE_CHARS))
+        message = "<br>".join(html.escape(line, quote=False) for line in textwrap.wrap(reason, TTT_NOTE_CHARS))
         return _message_figure(title, message, height=TTT_PLOT_HEIGHT_PX, font_size=12)
 
     steps = list(range(1, len(losses) + 1))
@@ -247,7 +249,7 @@ def ttt_loss_figure(details: dict[str, Any]) -> go.Figure:
         title=title,
         height=TTT_PLOT_HEIGHT_PX,
         margin={"t": 50, "b": 50, "l": 60, "r": 20},
-        xaxis={"title": "Step", "tickvals": steps},
+        xaxis={"title": "Step", "tick0": 1, "dtick": math.ceil(len(steps) / MAX_STEP_TICKS)},
         yaxis={"title": "Mean cross-entropy", "rangemode": "tozero"},
         showlegend=False,
     )

@@ -31,6 +31,10 @@ from lrm_lab.techniques.variations import Variation, VariationSet, build_variati
 Decode = Callable[[RunContext], TechniqueResult]  # the recipe's decoding stage, run with a given context
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 QUESTION_PREVIEW_CHARS = 300  # characters of each variation's question kept in the details
+# Characters of other variations a leave-one-out chat shows at most. Three siblings of a short
+# family fit. Long self-generated solutions are left out after the first ones, so a training
+# pass stays under about 600 tokens.
+MAX_CONTEXT_CHARS = 1500
 
 # Shares of the column's progress bar: variations and the answer before, training, the answer after.
 BEFORE_END, TRAIN_END = 0.35, 0.65
@@ -50,7 +54,7 @@ class TTTOptions:
     )
     learning_rate: float = option(1e-3, "AdamW learning rate of the adapter.", minimum=1e-6, maximum=0.1)
     votes: int = option(
-        4, "Typed questions only: answers sampled to label each self-generated variant; a variant is kept "
+        3, "Typed questions only: answers sampled to label each self-generated variant; a variant is kept "
         "when more than half of them agree.", minimum=2, maximum=16,
     )
     show_variations: bool = option(
@@ -77,16 +81,18 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
     # 1. Variations of the question, and the prompt both answers use.
     ctx.report(Progress(trace="", fraction=0.0, message="Building variations of the question"))
     found = build_variations(question, options.variations, options.votes, ctx)
-    shown = _prompt_examples(ctx.examples, found.variations) if options.show_variations else ctx.examples
-    answer_ctx = dataclasses.replace(ctx, examples=shown)
-    details: dict[str, Any] = _variation_details(found) | {"train_loss": [], "adapted": False}
+    prompt_examples = _prompt_examples(ctx.examples, found.variations) if options.show_variations else ctx.examples
+    answer_ctx = dataclasses.replace(ctx, examples=prompt_examples)
+    details: dict[str, Any] = _variation_details(found) | {"train_loss": [], "adapted": False,
+                                                            "variation_seconds": round(time.perf_counter() - start, 3)}
     if ctx.cancel.is_set():
         return _stopped(details, found.tokens, start, "while building variations")
 
     # 2. The answer of the base model, with the same prompt and decoding.
     before = decode(_scaled(answer_ctx, 0.05, BEFORE_END, "Answering before adapting"))
     details |= {"answer_before": before.answer, "verdict_before": str(before.verdict),
-                "trace_before": before.trace, "tokens_before": before.completion_tokens}
+                "trace_before": before.trace, "tokens_before": before.completion_tokens,
+                "before_seconds": round(before.seconds, 3)}
     tokens = found.tokens + before.completion_tokens
     if ctx.cancel.is_set() or before.verdict is Verdict.CANCELLED:
         return _stopped(details, tokens, start, "while answering before adapting")
@@ -116,25 +122,36 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
         if ctx.cancel.is_set():
             return _stopped(details, tokens, start, f"after {len(details['train_loss'])} training steps")
         after = decode(_scaled(answer_ctx, TRAIN_END, 1.0, "Answering with the adapter"))
-    details["adapted"] = True
+    details |= {"adapted": True, "after_seconds": round(after.seconds, 3), "tokens_after": after.completion_tokens}
     return _finish(after, details, tokens + after.completion_tokens, start)
 
 
 def leave_one_out(variations: tuple[Variation, ...], context: tuple[WorkedExample, ...],
                   show_variations: bool) -> list[TrainingExample]:
-    """One training chat per variation: the other variations as worked examples, its solution as the reply."""
+    """Build one training chat per variation, with the other variations as worked examples and its solution as the reply."""
     examples = []
     for index, held_out in enumerate(variations):
-        others = tuple(v.example() for i, v in enumerate(variations) if i != index) if show_variations else ()
+        others = _within_budget([v.example() for i, v in enumerate(variations) if i != index]) if show_variations else ()
         held_out_question = Question(text=held_out.question, reference=None, source="typed")
         messages = chain_of_thought(held_out_question, _prompt_examples(context, others))
         examples.append(TrainingExample(messages, worked_solution(held_out.solution, held_out.answer)))
     return examples
 
 
+def _within_budget(examples: list[WorkedExample]) -> tuple[WorkedExample, ...]:
+    """Return the first examples whose questions and solutions together stay within MAX_CONTEXT_CHARS."""
+    kept, used = [], 0
+    for example in examples:
+        used += len(example.question) + len(example.solution)
+        if used > MAX_CONTEXT_CHARS:
+            break
+        kept.append(example)
+    return tuple(kept)
+
+
 def _prompt_examples(context: tuple[WorkedExample, ...], extra: tuple[Variation, ...] | tuple[WorkedExample, ...]
                      ) -> tuple[WorkedExample, ...]:
-    """The context stage's examples, then the extra ones whose question is not already among them."""
+    """Return the context stage's examples, then the extra ones whose question is not already among them."""
     seen = {normalise_question(example.question) for example in context}
     added = []
     for item in extra:
@@ -146,7 +163,7 @@ def _prompt_examples(context: tuple[WorkedExample, ...], extra: tuple[Variation,
 
 
 def _scaled(ctx: RunContext, low: float, high: float, message: str) -> RunContext:
-    """A context whose progress reports fill [low, high] of the column's bar, with the given message."""
+    """Return a context whose progress reports fill [low, high] of the column's bar, with the given message."""
     def report(progress: Progress) -> None:
         ctx.report(dataclasses.replace(progress, fraction=low + (high - low) * progress.fraction,
                                        message=progress.message or message))

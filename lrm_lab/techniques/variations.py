@@ -37,7 +37,7 @@ VARIANT_PROMPT = (
 )
 MAX_VARIANT_CHARS = 600
 VARIANT_TOKENS = 96  # tokens for writing one variant problem
-LABEL_TOKENS = 160  # tokens for each answer sampled to label a variant
+LABEL_TOKENS = 128  # tokens for each answer sampled to label a variant
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Variation:
     solution: str  # the reply the adapter is trained to give, ending with "Answer: <answer>"
     answer: str
     source: VariationSource
-    note: str = ""  # where it came from: "seed 2718281828", "memory #4", "3 of 4 votes"
+    note: str = ""  # where it came from: "seed 2718281828", "retrieved by the memory stage", "2 of 3 votes"
 
     def example(self) -> WorkedExample:
         return WorkedExample(self.question, self.solution, self.answer)

@@ -57,7 +57,9 @@ def register_api(lab: Lab) -> None:
 
         Give `question` (and optionally `reference`) for a typed question, else `family` with
         JSON `settings` and `question_seed`. `techniques` is comma-separated, and "memory+search"
-        is one column; `options` is JSON such as {"search": {"n": 8, "strategy": "self_consistency"}}.
+        or "ttt+search" is one column; `options` is JSON such as {"search": {"n": 8}, "ttt": {"steps": 2}}.
+        A TTT column's details contain its training loss per step, its variations and its answer
+        before adapting.
         Memory columns read and write `namespace` (empty: the model's own) unless `memory_writes`
         is false. Earlier outputs report
         progress as {"run_id", "progress", "message"}; a client that cancels or disconnects

@@ -29,13 +29,13 @@ COLUMNS = ("baseline", "memory", "search", "memory+search", "ttt", "ttt+search",
 # TTT trains an adapter for every question, about 20 s on a 2-core CPU, so its columns start unticked.
 DEFAULT_COLUMNS = ["baseline", "memory", "search"]
 TTT_NOTE = ("TTT columns train a LoRA adapter for each question: about 20 s per reasoning-gym question on a "
-            "2-core CPU with the default options, and longer for a typed question, because the model first writes "
-            "variants and samples answers to label them.")
+            "2-core CPU with the default options, and much longer for a typed question, because the model first "
+            "writes variants and samples answers to label them.")
 
 
 @dataclass
 class ColumnView:
-    """The components of one recipe's column; a TTT column also has its view and its loss plot."""
+    """The components of one recipe's column. A TTT column also has its TTT view and its loss plot."""
 
     column: gr.Column
     trace: gr.Textbox
@@ -77,7 +77,8 @@ def build_compare_tab(lab: Lab):
             techniques = gr.CheckboxGroup([(column_title(make_recipe(name)), name) for name in COLUMNS],
                                           value=DEFAULT_COLUMNS, label="Compare", key="techniques", elem_id="compare-techniques",
                                           info="One column per ticked recipe. Baseline is the reference point. "
-                                          + TTT_NOTE)
+                                          "TTT columns train an adapter per question: about 20 s each on a 2-core "
+                                          "CPU, and much longer for a typed question.")
             sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
                                     info="The same question, settings and seed give the same output.", key="sample-seed")
             option_controls = technique_option_controls()
@@ -165,18 +166,16 @@ def _column_view(name: str) -> ColumnView:
         trace_label = "Reasoning trace (the chosen sample)" if "search" in name else "Reasoning trace"
         if is_ttt:
             trace_label += ", after adapting"
-        view = ColumnView(
-            column=column,
-            trace=gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True, interactive=False,
-                             elem_id=f"trace-{element}"),
-            result=gr.HTML(elem_id=f"result-{element}"),
-        )
+        trace = gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True, interactive=False,
+                           elem_id=f"trace-{element}")
+        result = gr.HTML(elem_id=f"result-{element}")
+        ttt, loss_plot = None, None
         if is_ttt:
-            view.ttt = gr.HTML(elem_id=f"ttt-{element}")
-            view.loss_plot = gr.Plot(label="TTT training loss per step", show_label=False, visible=False,
-                                     elem_id=f"plot-{element}")
-        view.details = gr.HTML(elem_id=f"details-{element}")
-    return view
+            ttt = gr.HTML(elem_id=f"ttt-{element}")
+            loss_plot = gr.Plot(label="TTT training loss per step", show_label=False, visible=False,
+                                elem_id=f"plot-{element}")
+        details = gr.HTML(elem_id=f"details-{element}")
+    return ColumnView(column, trace, result, details, ttt, loss_plot)
 
 
 def render_settings(family: str) -> str:
@@ -221,7 +220,7 @@ def _status_text(update: CompareUpdate) -> str:
 
 
 def _columns_from_update(update: CompareUpdate, columns: dict[str, ColumnView], ttt_shown: set[str]) -> dict:
-    """Render every column of the update; ``ttt_shown`` names the TTT columns already drawn, so each is drawn once."""
+    """Render every column of the update. ``ttt_shown`` names the TTT columns already drawn, so each is drawn once."""
     outputs = {}
     for name, state in update.columns.items():
         view = columns[name]

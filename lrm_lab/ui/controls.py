@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import gradio as gr
 
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
+
+SLIDER_STEP = 0.05  # step of a float slider, so a float option whose default is off these steps gets a number box
 
 
 def option_control(field: dataclasses.Field, key: str) -> gr.components.Component:
@@ -21,15 +24,30 @@ def option_control(field: dataclasses.Field, key: str) -> gr.components.Componen
     if isinstance(field.default, bool):
         return gr.Checkbox(value=field.default, label=label, info=meta["help"], key=key)
     if isinstance(field.default, (int, float)):
-        step = 1 if isinstance(field.default, int) else 0.05
-        maximum = meta.get("maximum")
-        if maximum is not None and maximum <= 64:
-            return gr.Slider(meta["minimum"], maximum, value=field.default, step=step, label=label,
+        step = 1 if isinstance(field.default, int) else SLIDER_STEP
+        minimum, maximum = meta.get("minimum"), meta.get("maximum")
+        if maximum is not None and maximum <= 64 and _on_steps(field.default, minimum, step):
+            return gr.Slider(minimum, maximum, value=field.default, step=step, label=label,
                              info=meta["help"], key=key)
-        precision = 0 if isinstance(field.default, int) else None
-        return gr.Number(value=field.default, label=label, info=meta["help"], precision=precision,
-                         minimum=meta.get("minimum"), maximum=maximum, key=key)
+        if isinstance(field.default, int):
+            return gr.Number(value=field.default, label=label, info=meta["help"], precision=0,
+                             minimum=minimum, maximum=maximum, key=key)
+        return gr.Number(value=field.default, label=label, info=meta["help"], minimum=minimum, maximum=maximum,
+                         step=_number_step(field.default), key=key)
     return gr.Textbox(value=str(field.default), label=label, info=meta["help"], key=key)
+
+
+def _on_steps(value: float, minimum: float | None, step: float) -> bool:
+    """Return whether a slider from ``minimum`` in steps of ``step`` can show ``value``, such as 0.7 but not 0.001."""
+    steps = (value - (minimum or 0)) / step
+    return math.isclose(steps, round(steps), abs_tol=1e-9)
+
+
+def _number_step(value: float) -> float:
+    """Return a number box's arrow-key step: the default's order of magnitude, at most 1 (0.001 for 0.001)."""
+    if value == 0:
+        return 1
+    return min(1.0, 10 ** math.floor(math.log10(abs(value))))
 
 
 def technique_option_controls() -> list[tuple[str, str, gr.components.Component]]:

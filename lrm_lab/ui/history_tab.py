@@ -22,6 +22,7 @@ from lrm_lab.service.history import (
 from lrm_lab.service.lab import Lab
 from lrm_lab.service.memory import default_namespace
 from lrm_lab.service.memory_view import mark_attempt_right
+from lrm_lab.service.plots import ttt_loss_figure
 from lrm_lab.service.rerun import rerun_attempt, rerun_json
 from lrm_lab.service.rescore import RESCORE_COLUMNS, rescore_attempt, rescore_run, rescore_rows, rescore_summary
 from lrm_lab.tasks.verdict import Verdict
@@ -125,6 +126,9 @@ def _attempt_view() -> dict:
     view["header"] = gr.Markdown("", elem_id="attempt-header")
     view["trace"] = gr.Textbox(label="Full reasoning trace", lines=14, max_lines=40, interactive=False,
                                elem_id="attempt-trace")
+    with gr.Column(visible=False) as view["ttt_group"]:
+        view["ttt"] = gr.HTML(elem_id="attempt-ttt")
+        view["ttt_plot"] = gr.Plot(label="TTT training loss per step", show_label=False, elem_id="attempt-ttt-plot")
     view["details"] = gr.Code(label="Details, options and reproducibility record", language="json", lines=12)
     with gr.Row():
         view["rerun"] = gr.Button("Re-run with the same seed and settings", variant="primary", elem_id="rerun-button")
@@ -151,17 +155,18 @@ def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Tex
     Returns the re-run event, the function that opens an attempt, and that function's outputs.
     """
     opened = [view["header"], view["trace"], view["details"], view["mark_row"], view["mark_namespace"],
-              view["mark_result"]]
+              view["mark_result"], view["ttt_group"], view["ttt"], view["ttt_plot"]]
 
     def open_attempt(identifier: float | None):
         try:
             record = attempt_dict(lab.store, identifier)
         except InputError as error:
-            return f"**Not found:** {error}", "", "", gr.update(visible=False), gr.skip(), ""
+            return (f"**Not found:** {error}", "", "", gr.update(visible=False), gr.skip(), "",
+                    gr.update(visible=False), "", None)
         # Only an unverified answer can be marked right, because the other verdicts come from a reference answer.
         markable = record["verdict"] == Verdict.UNVERIFIED and record["answer"] is not None
         return (attempt_header(record), record["trace"], json.dumps(record_details(record), indent=2, default=str),
-                gr.update(visible=markable), default_namespace(record["model_id"]), "")
+                gr.update(visible=markable), default_namespace(record["model_id"]), "", *ttt_view(record))
 
     def mark(identifier: float | None, namespace: str):
         try:
@@ -247,6 +252,15 @@ def attempt_header(record: dict) -> str:
     )
 
 
+def ttt_view(record: dict) -> tuple:
+    """Return the TTT view's visibility, HTML and loss figure: shown for a TTT attempt, hidden for any other."""
+    details = record["details"]
+    if "ttt" not in record["technique"].split("+") or "variation_list" not in details:
+        return gr.update(visible=False), "", None
+    view = render.ttt_html(details, record["answer"], record["verdict"], record["completion_tokens"])
+    return gr.update(visible=True), view, ttt_loss_figure(details)
+
+
 def record_details(record: dict) -> dict:
     """Everything about the attempt except the texts already shown above."""
     return {
@@ -319,6 +333,8 @@ def _menu(values: list[str]) -> list[tuple[str, str]]:
 
 
 def _without_texts(details: dict) -> dict:
+    """Leave out the texts that the page shows elsewhere: search's samples and TTT's trace before adapting."""
+    details = {key: value for key, value in details.items() if key != "trace_before"}
     candidates = details.get("candidates")
     if not candidates:
         return details

@@ -90,7 +90,7 @@ def result_html(column: ColumnState) -> str:
 
 
 def _tokens_note(details: dict) -> str:
-    """Say what a column's token count adds up, when it is more than one answer's tokens."""
+    """Return a note on what a column's token count adds up, when it is more than one answer's tokens."""
     parts = []
     if "train_loss" in details:
         parts.append("variations and the answers before and after adapting")
@@ -198,42 +198,43 @@ VARIATION_SOURCES = {
     "siblings": "reasoning-gym siblings: questions of the same family and settings with other seeds, "
                 "answered by the generator",
     "memory": "nearest memories: the worked examples that the memory stage retrieved for this question",
-    "self-generated": "self-generated variants: problems the model wrote, each labelled with the answer that more "
-                      "than half of its own sampled answers agree on",
+    "self-generated": "self-generated variants: problems the model wrote, each labelled by the model's own "
+                      "majority vote (more than half of its sampled answers agree)",
 }
 
 
 def ttt_html(details: dict, answer: str | None, verdict: str, tokens: int) -> str:
-    """Test-time training's view: the variations it trained on, what was dropped, the answer before and after.
+    """Render test-time training's view: the variations it trained on, what was dropped, the answers before and after.
 
     ``answer``, ``verdict`` and ``tokens`` are the attempt's own: the adapted model's answer and
     verdict, and the tokens of the whole attempt.
     """
-    return ttt_summary_html(details) + variations_html(details) + before_after_html(details, answer, verdict, tokens)
+    return ttt_summary_html(details) + before_after_html(details, answer, verdict, tokens) + variations_html(details)
 
 
 def ttt_summary_html(details: dict) -> str:
-    """One line on the training run, or a plain statement that the model was not adapted and why."""
+    """Render one line on the training run, or a plain statement that the model was not adapted, and why."""
     losses = details.get("train_loss") or []
     if details.get("not_adapted"):
         return f'<p class="not-adapted"><b>Not adapted.</b> {html.escape(details["not_adapted"])}</p>'
     if not details.get("adapted"):
-        steps = f"after {len(losses)} training steps" if losses else "before training"
-        return f'<p class="not-adapted"><b>Not adapted:</b> stopped {steps}; the adapter was removed.</p>'
+        steps = f"after {_count(len(losses), 'training step')}" if losses else "before training"
+        return f'<p class="not-adapted"><b>Not adapted:</b> stopped {steps}. The adapter was removed.</p>'
     seconds = details.get("train_seconds")
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
-    curve = f", loss {losses[0]:.3f} → {losses[-1]:.3f}" if losses else ""
-    return (f"<p><b>Adapted:</b> a LoRA adapter trained {len(losses)} steps{timing}{curve}, "
-            "answered, and was deleted.</p>")
+    curve = f" (loss {losses[0]:.3f} → {losses[-1]:.3f})" if losses else ""
+    steps = _count(len(losses), "training step")
+    return (f"<p><b>Adapted:</b> {steps} of a LoRA adapter{timing}{curve}. The adapted model answered, then the "
+            "adapter was deleted.</p>")
 
 
 def variations_html(details: dict) -> str:
-    """The variations trained on, labelled by source, and the candidates dropped with the reason."""
+    """Render the variations trained on, labelled by source, and the candidates dropped with the reason."""
     variations = details.get("variation_list") or []
     sources = [part for part in (details.get("variation_source") or "none").split("+") if part != "none"]
     if variations:
         described = "; ".join(html.escape(VARIATION_SOURCES.get(source, source)) for source in sources)
-        text = f"<p><b>Trained on {len(variations)} variations</b> from {described}.</p>"
+        text = f"<p><b>Trained on {_count(len(variations), 'variation')}</b> from {described}.</p>"
         rows = "".join(
             f"<tr><td>{index}</td><td>{html.escape(item['source'])}<br><small>{html.escape(item['note'])}</small></td>"
             f"<td><code>{html.escape(item['answer'])}</code></td>"
@@ -252,25 +253,26 @@ def variations_html(details: dict) -> str:
     dropped = details.get("variations_dropped") or []
     if dropped:
         items = "".join(f"<li>{html.escape(line)}</li>" for line in dropped)
-        text += f'<p><b>Dropped {len(dropped)} candidates:</b></p><ul class="dropped">{items}</ul>'
+        text += f'<p><b>Dropped {_count(len(dropped), "candidate")}:</b></p><ul class="dropped">{items}</ul>'
     return text
 
 
 def before_after_html(details: dict, answer: str | None, verdict: str, tokens: int) -> str:
-    """The base model's answer and verdict beside the adapted model's, with the trace before adapting."""
+    """Render the base model's answer and verdict beside the adapted model's, with the trace before adapting."""
     if "answer_before" not in details:
         return ""
     before_tokens = details.get("tokens_before", 0)
     rows = [_answer_row("before adapting", details["answer_before"], details["verdict_before"], before_tokens)]
     if details.get("adapted"):
-        # The attempt's tokens add up the variants written, the answer before and the answer after.
-        after_tokens = tokens - details.get("variation_tokens", 0) - before_tokens
+        # Attempts stored before tokens_after existed: the total less the variants and the answer before.
+        after_tokens = details.get("tokens_after", tokens - details.get("variation_tokens", 0) - before_tokens)
         rows.append(_answer_row("after adapting", answer, verdict, after_tokens))
         changed = "yes" if answer != details["answer_before"] else "no"
         note = f"<p>Answer changed by adapting: <b>{changed}</b></p>"
     else:
-        rows.append("<tr><td>after adapting</td><td colspan='3'><em>not adapted: the column's answer is the one "
-                    "before adapting</em></td></tr>")
+        reason = ("not adapted: the column's answer is the one before adapting" if details.get("not_adapted")
+                  else "stopped before the adapted model answered")
+        rows.append(f"<tr><td>after adapting</td><td colspan='3'><em>{reason}</em></td></tr>")
         note = ""
     table = ('<table class="before-after"><thead><tr><th></th><th>answer</th><th>verdict</th><th>tokens</th></tr>'
              f"</thead><tbody>{''.join(rows)}</tbody></table>")
@@ -280,5 +282,10 @@ def before_after_html(details: dict, answer: str | None, verdict: str, tokens: i
 
 
 def _answer_row(label: str, answer: str | None, verdict: str, tokens: int) -> str:
-    shown = f"<code>{html.escape(answer)}</code>" if answer is not None else "<em>none extracted</em>"
-    return f"<tr><td>{label}</td><td>{shown}</td><td>{verdict_badge(verdict)}</td><td>{tokens}</td></tr>"
+    answer_cell = f"<code>{html.escape(answer)}</code>" if answer is not None else "<em>none extracted</em>"
+    return f"<tr><td>{label}</td><td>{answer_cell}</td><td>{verdict_badge(verdict)}</td><td>{tokens}</td></tr>"
+
+
+def _count(number: int, noun: str) -> str:
+    """Write a count with its noun, such as "1 variation" and "2 variations"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

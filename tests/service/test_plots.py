@@ -1,4 +1,4 @@
-"""Benchmark figures: values drawn from the summary and grid dicts, edge cases, JSON output."""
+"""Figures: values drawn from the benchmark summary and grid dicts and from TTT's details, edge cases, JSON."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import pytest
 from lrm_lab.service.plots import (
     MIN_GRID_HEIGHT_PX,
     ROW_HEIGHT_PX,
+    TTT_PLOT_HEIGHT_PX,
     accuracy_figure,
     compute_figure,
     grid_figure,
     scaling_figure,
+    ttt_loss_figure,
 )
 
 
@@ -314,3 +316,49 @@ def test_all_figures_serialise():
     grid = {"questions": ["seed 0"], "recipes": ["baseline", "search(n=8)"], "cells": [[cell(["correct"]), cell([])]]}
     for figure in (accuracy_figure(full), compute_figure(full), scaling_figure(full), grid_figure(grid)):
         assert_serialises(figure)
+
+
+# ---- ttt_loss_figure -------------------------------------------------------------------
+
+
+TTT_DETAILS = {"train_loss": [1.25098, 1.07145, 0.8], "train_seconds": 7.5, "variations": 4, "adapted": True}
+
+
+def test_ttt_loss_curve_per_step():
+    figure = ttt_loss_figure(TTT_DETAILS)
+
+    assert len(figure.data) == 1
+    curve = figure.data[0]
+    assert list(curve.x) == [1, 2, 3]
+    assert list(curve.y) == [1.25098, 1.07145, 0.8]
+    assert curve.mode == "lines+markers"
+    assert figure.layout.xaxis.title.text == "Step"
+    assert figure.layout.xaxis.dtick == 1
+    assert figure.layout.yaxis.rangemode == "tozero"
+    assert figure.layout.height == TTT_PLOT_HEIGHT_PX
+    assert texts(figure) == ["batch of 4 leave-one-out examples · 7.5 s in all"]
+    assert_serialises(figure)
+
+
+def test_ttt_loss_many_steps_thin_ticks():
+    figure = ttt_loss_figure(TTT_DETAILS | {"train_loss": [1.0] * 64})
+
+    assert len(figure.data[0].x) == 64
+    assert figure.layout.xaxis.dtick == 7
+
+
+def test_ttt_loss_not_adapted_says_why():
+    details = {"train_loss": [], "adapted": False, "not_adapted": "No variation could be built, <b>so</b> none."}
+    figure = ttt_loss_figure(details)
+
+    assert len(figure.data) == 0
+    assert texts(figure) == ["No variation could be built, &lt;b&gt;so&lt;/b&gt;<br>none."]
+    assert_serialises(figure)
+
+
+def test_ttt_loss_stopped_before_training():
+    figure = ttt_loss_figure({"train_loss": [], "adapted": False})
+
+    assert len(figure.data) == 0
+    assert "No training step ran" in texts(figure)[0]
+    assert_serialises(figure)

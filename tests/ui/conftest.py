@@ -24,3 +24,15 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser, launched_app):
+    """The Compare tab of the launched app, once the model is shown (a test module may define its own)."""
+    url, _ = launched_app
+    opened = browser.new_page(viewport={"width": 1400, "height": 1600})
+    opened.goto(url)
+    opened.wait_for_selector("#run-button")
+    opened.wait_for_function("document.querySelector('#model-view').innerText.includes('device')")
+    yield opened
+    opened.close()

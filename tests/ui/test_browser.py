@@ -11,17 +11,6 @@ pytestmark = [pytest.mark.model, pytest.mark.browser]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-@pytest.fixture
-def page(browser, launched_app):
-    url, _ = launched_app
-    opened = browser.new_page(viewport={"width": 1400, "height": 1600})
-    opened.goto(url)
-    opened.wait_for_selector("#run-button")
-    opened.wait_for_function("document.querySelector('#model-view').innerText.includes('device')")
-    yield opened
-    opened.close()
-
-
 def set_option(page, technique: str, option: str, value: str):
     """Type an option value and wait until it sticks.
 
