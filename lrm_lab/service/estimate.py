@@ -32,9 +32,9 @@ CALIBRATION_TOKENS = 16
 # as long as one. On a GPU the real factor is closer to 1, so this errs towards longer estimates.
 BATCH_STEP_COST = 0.1
 # Cost of one TTT training example (a forward and backward pass over a leave-one-out chat) in
-# decoding steps. Measured on a 2-core CPU with the embedded model: 16 examples of basic_arithmetic
-# (4 steps of 4 variations) took 16.2 s, and one decoding step 0.067 s.
-TRAIN_EXAMPLE_STEPS = 15
+# decoding steps. Measured with bench/ttt.py on a 2-core CPU with the embedded model: 12 examples
+# of basic_arithmetic (3 steps of 4 variations) took 14.3-15.5 s, and one decoding step 0.067 s.
+TRAIN_EXAMPLE_STEPS = 18
 
 _step_seconds: weakref.WeakKeyDictionary[ModelBackend, float] = weakref.WeakKeyDictionary()
 _step_lock = threading.Lock()

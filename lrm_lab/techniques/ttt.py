@@ -44,7 +44,7 @@ BEFORE_END, TRAIN_END = 0.35, 0.65
 class TTTOptions:
     variations: int = option(4, "Number of variations of the question to train on (leave-one-out over them).",
                              minimum=1, maximum=16)
-    steps: int = option(4, "Optimiser steps; each step takes the whole leave-one-out set as one batch.",
+    steps: int = option(3, "Optimiser steps; each step takes the whole leave-one-out set as one batch.",
                         minimum=1, maximum=64)
     rank: int = option(8, "LoRA rank: the width of the adapter's low-rank update.", minimum=1, maximum=128)
     alpha: float = option(16.0, "LoRA alpha: the update is scaled by alpha / rank.", minimum=0.1, maximum=1024.0)
