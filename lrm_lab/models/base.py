@@ -121,6 +121,10 @@ class ModelBackend(ABC):
     def logprobs(self, messages: list[Message], completions: list[str]) -> list[list[float]]:
         """Return each completion's per-token log-probabilities under the model (temperature 1)."""
 
+    def check_adapter(self, settings: LoraSettings) -> None:
+        """Raise InputError if ``settings`` cannot make an adapter on this model, before any work is done."""
+        raise InputError(f"{self.info.display_name} cannot train adapters; load a transformers model to use them.")
+
     def temporary_adapter(self, settings: LoraSettings) -> AbstractContextManager[AdapterTrainer]:
         """Add a fresh LoRA adapter for the length of a ``with`` block, then delete it.
 

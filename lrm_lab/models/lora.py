@@ -100,7 +100,7 @@ def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iter
             lora_dropout=0.0,
             bias="none",
         )
-        _check_targets(model, settings.target_modules)
+        check_targets(model, settings.target_modules)
         requires_grad = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
         if settings.seed is not None:
             torch.manual_seed(settings.seed)  # LoRA's A matrices start random, its B matrices at zero
@@ -125,7 +125,7 @@ def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iter
             log.debug("temporary adapter removed")
 
 
-def _check_targets(model: torch.nn.Module, targets: tuple[str, ...]) -> None:
+def check_targets(model: torch.nn.Module, targets: tuple[str, ...]) -> None:
     """Raise InputError naming the target modules that the model does not have."""
     names = {name.rsplit(".", 1)[-1] for name, module in model.named_modules() if isinstance(module, torch.nn.Linear)}
     missing = [target for target in targets if target not in names]

@@ -19,7 +19,7 @@ from lrm_lab.models.base import (
     OnTokens,
     SamplingParams,
 )
-from lrm_lab.models.lora import temporary_lora
+from lrm_lab.models.lora import check_targets, temporary_lora
 from lrm_lab.models.streaming import BatchStreamer, CancelCriterion
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ class TransformersBackend(ModelBackend):
         if self.tokenizer.eos_token_id is not None:
             stop_ids.add(self.tokenizer.eos_token_id)
         return stop_ids
+
+    def check_adapter(self, settings: LoraSettings) -> None:
+        check_targets(self.model, settings.target_modules)
 
     def temporary_adapter(self, settings: LoraSettings) -> AbstractContextManager[AdapterTrainer]:
         return temporary_lora(self, settings)

@@ -78,6 +78,11 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
     """Build variations, answer before adapting, train a temporary adapter, answer with it, delete it."""
     start = time.perf_counter()
 
+    # 0. Refuse settings the model cannot take (unknown target modules) before any work.
+    settings = LoraSettings(rank=options.rank, alpha=options.alpha, target_modules=options.module_names(),
+                            learning_rate=options.learning_rate, seed=ctx.seed)
+    ctx.model.check_adapter(settings)
+
     # 1. Variations of the question, and the prompt both answers use.
     ctx.report(Progress(trace="", fraction=0.0, message="Building variations of the question"))
     found = build_variations(question, options.variations, options.votes, ctx)
@@ -104,8 +109,6 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
     training_set = leave_one_out(found.variations, ctx.examples, options.show_variations)
 
     # 4. A throw-away adapter: train, answer, delete (the with block removes it, also on Stop or error).
-    settings = LoraSettings(rank=options.rank, alpha=options.alpha, target_modules=options.module_names(),
-                            learning_rate=options.learning_rate, seed=ctx.seed)
     train_start = time.perf_counter()
     with ctx.model.temporary_adapter(settings) as trainer:
         for step in range(options.steps):

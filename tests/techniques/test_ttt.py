@@ -194,3 +194,12 @@ def test_concurrent_baseline_during_ttt_gives_its_usual_output(tiny):
     assert training.is_set() and result.details["adapted"]
     assert during["adapted"] != alone, "the adapter did not change this output, so the test proves nothing"
     assert during["ids"] == alone
+
+
+def test_unknown_target_module_fails_before_any_answer(tiny):
+    question = make_question("basic_arithmetic", None, 0)
+    options = {"ttt": TINY_TTT["ttt"] | {"target_modules": "foo"}, "baseline": TINY_TTT["baseline"]}
+    reports = []
+    with pytest.raises(InputError, match="no linear layers named foo"):
+        run_recipe(make_recipe("ttt", options), question, RunContext(model=tiny, seed=0, report=reports.append))
+    assert not any("Answering" in progress.message for progress in reports)
