@@ -123,7 +123,8 @@ def adapt_and_answer(question: Question, options: TTTOptions, ctx: RunContext, d
                                 message=f"Training step {step + 1} of {options.steps}, loss {loss:.3f}"))
         details["train_seconds"] = round(time.perf_counter() - train_start, 3)
         if ctx.cancel.is_set():
-            return _stopped(details, tokens, start, f"after {len(details['train_loss'])} training steps")
+            done = len(details["train_loss"])
+            return _stopped(details, tokens, start, f"after {done} training step{'' if done == 1 else 's'}")
         after = decode(_scaled(answer_ctx, TRAIN_END, 1.0, "Answering with the adapter"))
     details |= {"adapted": True, "after_seconds": round(after.seconds, 3), "tokens_after": after.completion_tokens}
     return _finish(after, details, tokens + after.completion_tokens, start)
