@@ -2,6 +2,7 @@
 
 import gradio as gr
 
+from lrm_lab.techniques.ttt import TTTOptions
 from lrm_lab.ui.controls import collect_options, technique_option_controls
 
 
@@ -43,6 +44,6 @@ def test_collect_options_regroups_values():
 
     options = collect_options(controls, values)
 
-    assert options["ttt"]["steps"] == 4
+    assert options["ttt"]["steps"] == TTTOptions().steps
     assert options["ttt"]["target_modules"] == "q_proj,v_proj"
     assert options["search"]["n"] == 4
