@@ -117,7 +117,8 @@ def test_ttt_with_search_repeats_itself_and_rescores(store, tiny):
     record = first_attempt(store, CompareRequest(question, ("ttt+search",), options, seed=5), tiny)
     assert record.technique == "ttt+search"
     assert record.recipe == "ttt(variations=2, steps=2, rank=2, learning_rate=0.05)+search(n=2, max_new_tokens=8)"
-    assert len(record.details["train_loss"]) == 2 and len(record.details["candidates"]) == 2
+    assert len(record.details["train_loss"]) == 2
+    assert len(record.details["candidates"]) == 2
 
     final = list(rerun_attempt(lab_with(store, tiny), record))[-1]
     rerun = store.get_attempt(rerun_json(store, record, final)["rerun_attempt_id"])
@@ -126,4 +127,6 @@ def test_ttt_with_search_repeats_itself_and_rescores(store, tiny):
     assert [c["text"] for c in rerun.details["candidates"]] == [c["text"] for c in record.details["candidates"]]
 
     report = rescore_attempt(record)  # search's vote over the stored samples, taken again
-    assert report["rescorable"] and report["new_answer"] == record.answer and not report["changed"]
+    assert report["rescorable"]
+    assert report["new_answer"] == record.answer
+    assert not report["changed"]

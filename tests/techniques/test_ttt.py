@@ -141,7 +141,8 @@ def test_ttt_reports_losses_and_both_answers_and_leaves_no_adapter(tiny):
     assert result.technique == "ttt+baseline"
     assert details["adapted"] is True
     assert len(details["train_loss"]) == 3 and all(loss > 0 for loss in details["train_loss"])
-    assert details["variations"] == 3 and details["variation_source"] == "siblings"
+    assert details["variations"] == 3
+    assert details["variation_source"] == "siblings"
     assert "answer_before" in details and details["verdict_before"] in {v.value for v in Verdict}
     assert result.completion_tokens > details["tokens_before"] > 0  # the answer after adds its tokens
     assert lora_modules(tiny) == []
@@ -191,7 +192,8 @@ def test_concurrent_baseline_during_ttt_gives_its_usual_output(tiny):
     result = run_recipe(make_recipe("ttt", options), question, RunContext(model=tiny, seed=0, report=report))
     other.join(timeout=60)
 
-    assert training.is_set() and result.details["adapted"]
+    assert training.is_set()
+    assert result.details["adapted"]
     assert during["adapted"] != alone, "the adapter did not change this output, so the test proves nothing"
     assert during["ids"] == alone
 
