@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal, Protocol
 
 from lrm_lab.errors import InputError
@@ -87,6 +88,48 @@ class TrainingExample:
     target: str
 
 
+OBJECTIVES = ("tb", "tb_batch", "subtb")
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """How the adapter is trained towards sampling in proportion to the reward."""
+
+    objective: Literal["tb", "tb_batch", "subtb"] = "tb_batch"
+    problems: int = 1  # number of learned log Z values, one per training problem ("tb" only)
+    log_z_learning_rate: float = 0.1  # log Z moves much faster than the adapter, as in Malkin et al. 2022
+    subtb_lambda: float = 1.0  # sub-trajectory weight lambda^(j - i) of the pair of prefixes (i, j)
+    # Learning rates fall linearly to a tenth over this many steps, so the last steps settle; 0 keeps them.
+    decay_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise InputError(f"objective must be one of {', '.join(OBJECTIVES)}, got {self.objective!r}.")
+
+
+@dataclass(frozen=True)
+class FlowSequence:
+    """One sampled sequence and its log-reward, as the training step takes it.
+
+    ``log_rewards`` holds one value, the log-reward of the whole sequence, for trajectory
+    balance; for sub-trajectory balance it holds one per prefix length 0..len(content), the
+    log-reward the sequence would get if it stopped there.
+    """
+
+    token_ids: tuple[int, ...]  # generated tokens, ending with a stop token when the model stopped
+    log_rewards: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class FlowStepStats:
+    """What one optimiser step measured, for the curves."""
+
+    loss: float
+    log_z: float  # the learned value for "tb"; the batch's estimate for "tb_batch" and "subtb"
+    mean_log_reward: float  # mean log R over the batch, base likelihood term included
+    mean_log_pf: float  # mean log P_F(y) of the batch under the sampler before the step
+
+
 class AdapterTrainer(Protocol):
     """A temporary adapter being trained: one optimiser step per call."""
 
@@ -95,6 +138,23 @@ class AdapterTrainer(Protocol):
 
         Returns None without stepping when ``cancel`` is set before the step is complete.
         """
+
+
+class FlowTrainer(Protocol):
+    """A GFlowNet adapter being trained; see models/gflownet.py."""
+
+    def prompt_ids(self, messages: list[Message]) -> list[int]:
+        """Return the token ids of the chat's prompt, as sampling sees it."""
+
+    def step(self, prompt_ids: list[int], sequences: Sequence[FlowSequence], problem: int = 0,
+             cancel: threading.Event | None = None) -> FlowStepStats | None:
+        """Take one optimiser step on sequences sampled for one prompt; None when ``cancel`` is set."""
+
+    def sequence_log_probs(self, prompt_ids: list[int], token_ids: Sequence[Sequence[int]]) -> list[float]:
+        """Return log P_F of each sequence under the current sampler."""
+
+    def save(self, folder: Path, extra: dict) -> None:
+        """Write the adapter and the lab's description of it to ``folder``."""
 
 
 class ModelBackend(ABC):
@@ -132,3 +192,19 @@ class ModelBackend(ABC):
         on; generation inside the block (same thread) uses the adapter.
         """
         raise InputError(f"{self.info.display_name} cannot train adapters; load a transformers model to use them.")
+
+    def flow_adapter(self, lora: LoraSettings, flow: FlowSettings, likelihood_weight: float
+                     ) -> AbstractContextManager[FlowTrainer]:
+        """Add a fresh LoRA adapter for a ``with`` block and yield its GFlowNet trainer; see models/gflownet.py.
+
+        ``likelihood_weight`` multiplies the base model's log-likelihood of a sequence, which the
+        trainer adds to the log-reward it is given. The block holds the model's lock.
+        """
+        raise InputError(f"{self.info.display_name} cannot train adapters; load a transformers model to use them.")
+
+    def stored_adapter(self, folder: Path) -> AbstractContextManager[None]:
+        """Switch the adapter saved in ``folder`` on for a ``with`` block, holding the model's lock.
+
+        Raises InputError when the adapter was trained on another base model.
+        """
+        raise InputError(f"{self.info.display_name} cannot use adapters; load a transformers model to use them.")

@@ -12,6 +12,7 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
@@ -88,31 +89,46 @@ def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iter
 
     The adapter is removed when the block ends, also when it raises or is cancelled.
     """
+    config = LoraConfig(
+        r=settings.rank,
+        lora_alpha=settings.alpha,
+        target_modules=list(settings.target_modules),
+        lora_dropout=0.0,
+        bias="none",
+    )
+    with injected_adapter(backend, config, seed=settings.seed) as peft_model:
+        yield LoraTrainer(backend, peft_model, settings)
+
+
+@contextmanager
+def injected_adapter(backend: TransformersBackend, config: LoraConfig | None = None, *, seed: int | None = None,
+                     folder: Path | None = None) -> Iterator[PeftModel]:
+    """Hold the model's lock and inject a new adapter (``config``) or a saved one (``folder``) for the block.
+
+    The base weights are frozen while the adapter is on. When the block ends, also on an
+    exception, the original layers are put back unmerged and every requires_grad flag is restored.
+    """
     with backend.lock:
         model = backend.model
         if isinstance(model, PeftModel) or getattr(model, "peft_config", None):
-            # NOTE: a stored adapter that is switched on (GFlowNet) would need to be set aside first.
-            raise InputError("The loaded model already has an adapter on; a temporary adapter cannot be added to it.")
-        config = LoraConfig(
-            r=settings.rank,
-            lora_alpha=settings.alpha,
-            target_modules=list(settings.target_modules),
-            lora_dropout=0.0,
-            bias="none",
-        )
-        check_targets(model, settings.target_modules)
+            raise InputError("The loaded model already has an adapter on; a second adapter cannot be added to it.")
+        if config is not None:
+            check_targets(model, tuple(config.target_modules))
         requires_grad = {name: parameter.requires_grad for name, parameter in model.named_parameters()}
-        if settings.seed is not None:
-            torch.manual_seed(settings.seed)  # LoRA's A matrices start random, its B matrices at zero
+        if seed is not None:
+            torch.manual_seed(seed)  # LoRA's A matrices start random, its B matrices at zero
 
-        # get_peft_model freezes the base weights and injects the adapter's layers in place.
+        # Both calls inject the adapter's layers in place; get_peft_model also freezes the base weights.
         with warnings.catch_warnings():
             # peft 0.21 reads transformers' deprecated is_gradient_checkpointing, which warns on every call.
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-            peft_model = get_peft_model(model, config)
+            if folder is not None:
+                peft_model = PeftModel.from_pretrained(model, str(folder), is_trainable=False)
+            else:
+                peft_model = get_peft_model(model, config)
         try:
             peft_model.eval()
-            yield LoraTrainer(backend, peft_model, settings)
+            yield peft_model
         finally:
             # unload puts every original layer back without merging the adapter into it.
             backend.model = peft_model.unload().eval()
@@ -122,7 +138,7 @@ def temporary_lora(backend: TransformersBackend, settings: LoraSettings) -> Iter
             for name, parameter in backend.model.named_parameters():
                 parameter.requires_grad_(requires_grad.get(name, True))
                 parameter.grad = None
-            log.debug("temporary adapter removed")
+            log.debug("adapter removed")
 
 
 def check_targets(model: torch.nn.Module, targets: tuple[str, ...]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteriaList
@@ -12,6 +13,8 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, StoppingCrite
 from lrm_lab.models.base import (
     AdapterTrainer,
     Completion,
+    FlowSettings,
+    FlowTrainer,
     LoraSettings,
     Message,
     ModelBackend,
@@ -19,6 +22,7 @@ from lrm_lab.models.base import (
     OnTokens,
     SamplingParams,
 )
+from lrm_lab.models.gflownet import flow_adapter, stored_lora
 from lrm_lab.models.lora import check_targets, temporary_lora
 from lrm_lab.models.streaming import BatchStreamer, CancelCriterion
 
@@ -57,6 +61,13 @@ class TransformersBackend(ModelBackend):
 
     def temporary_adapter(self, settings: LoraSettings) -> AbstractContextManager[AdapterTrainer]:
         return temporary_lora(self, settings)
+
+    def flow_adapter(self, lora: LoraSettings, flow: FlowSettings, likelihood_weight: float
+                     ) -> AbstractContextManager[FlowTrainer]:
+        return flow_adapter(self, lora, flow, likelihood_weight)
+
+    def stored_adapter(self, folder: Path) -> AbstractContextManager[None]:
+        return stored_lora(self, folder)
 
     def render_prompt(self, messages: list[Message]) -> str:
         """Apply the chat template, or join the turns as plain text for a base model without one."""

@@ -2,13 +2,20 @@
 
 Datetimes are timezone-aware UTC. JSON fields contain what the store wrote after converting to
 plain JSON: tuples come back as lists, sets as sorted lists and other objects as strings.
+This module also checks adapter names, so that callers can validate a name without SQLAlchemy.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from lrm_lab.errors import InputError
+
+ADAPTER_NAME_MAX_LENGTH = 120  # the maximum length of adapters.name
+ADAPTER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
 
 
 @dataclass(frozen=True)
@@ -137,3 +144,55 @@ class NamespaceRecord:
     namespace: str
     entries: int
     retrievals: int
+
+
+@dataclass(frozen=True)
+class AdapterRecord:
+    """One trained adapter: its base model, training settings, progress and the folder of its files."""
+
+    id: int
+    name: str
+    kind: str
+    family: str | None  # the reasoning-gym family it was trained on
+    base_model_id: str  # ModelInfo.model_id: "embedded" or a hub id
+    base_model_revision: str | None
+    base_model_name: str
+    path: str  # the folder that contains the adapter's files
+    settings: dict[str, Any]
+    status: str  # "training", "finished", "stopped" or "failed"
+    steps_done: int
+    curves: dict[str, Any]  # one list of values per metric, one value per step
+    train_seconds: float | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None  # None while the adapter is still training
+
+
+def check_adapter_name(name: str) -> str:
+    """Return ``name`` without surrounding whitespace, or raise InputError if it cannot be an adapter name.
+
+    Adapter names become folder names, so a valid name has 1 to 120 characters, uses only ASCII
+    letters, digits, "-", "_" and ".", and does not start with ".", which also rules out "." and "..".
+    """
+    if not isinstance(name, str):
+        raise InputError(f"The adapter name must be text, got {name!r}.")
+    stripped = name.strip()
+    if not stripped:
+        raise InputError("The adapter name is empty: type a name such as gflownet-basic_arithmetic-1.")
+    if len(stripped) > ADAPTER_NAME_MAX_LENGTH:
+        raise InputError(
+            f"The adapter name {stripped[:40]!r}... has {len(stripped)} characters, more than the "
+            f"maximum of {ADAPTER_NAME_MAX_LENGTH}: choose a shorter name."
+        )
+    if not ADAPTER_NAME_PATTERN.fullmatch(stripped):
+        invalid = sorted({character for character in stripped if not ADAPTER_NAME_PATTERN.fullmatch(character)})
+        raise InputError(
+            f"The adapter name {stripped!r} contains invalid characters {''.join(invalid)!r}: "
+            'use only ASCII letters, digits, "-", "_" and ".".'
+        )
+    if stripped.startswith("."):
+        raise InputError(
+            f"The adapter name {stripped!r} starts with \".\", which would make a hidden or special folder: "
+            "start it with a letter or digit."
+        )
+    return stripped

@@ -1,13 +1,13 @@
-"""The Store: saves runs, questions and attempts, and reads them back as plain records."""
+"""The Store: saves runs, questions and attempts, and reads them back as plain records.
+
+Memories and adapters have their own query modules, which the Store mixes in.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
-import numbers
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, get_args
 
@@ -15,8 +15,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, sessionmaker
 
+from lrm_lab.store.adapters import AdapterQueries
 from lrm_lab.store.database import create_database_engine, database_url, upgrade_to_head
 from lrm_lab.store.memories import MemoryQueries
+from lrm_lab.store.plain_json import canonical_json, to_plain_json
 from lrm_lab.store.records import (
     AttemptRecord,
     AttemptSummary,
@@ -47,42 +49,6 @@ class ItemAlreadyStoredError(ValueError):
     """An attempt for this benchmark item is already stored in the run."""
 
 
-def to_plain_json(value: Any) -> Any:
-    """Convert ``value`` to the plain JSON types dict, list, str, int, float, bool and None.
-
-    Tuples become lists, sets become lists sorted by their JSON text, and mapping keys become
-    strings. Integers and floats of other types (such as NumPy's) become int and float.
-    NaN and the infinities become the strings "nan", "inf" and "-inf" because JSON cannot
-    represent them. Any other object becomes str(value).
-    """
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return str.__str__(value)  # the plain text of str subclasses such as StrEnum members
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return number if math.isfinite(number) else str(number)
-    if isinstance(value, Mapping):
-        return {_to_json_key(key): to_plain_json(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain_json(item) for item in value]
-    if isinstance(value, (set, frozenset)):
-        items = [to_plain_json(item) for item in value]
-        return sorted(items, key=_canonical_json)
-    return str(value)
-
-
-def _to_json_key(key: Any) -> str:
-    plain = to_plain_json(key)
-    return plain if isinstance(plain, str) else json.dumps(plain)
-
-
-def _canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
-
-
 def question_content_hash(question: Question) -> str:
     """Return the hex SHA-256 of the canonical JSON of what makes a question the same question.
 
@@ -97,11 +63,11 @@ def question_content_hash(question: Question) -> str:
         "text": question.text,
         "reference": question.reference,
     }
-    return hashlib.sha256(_canonical_json(content).encode("ascii")).hexdigest()
+    return hashlib.sha256(canonical_json(content).encode("ascii")).hexdigest()
 
 
-class Store(MemoryQueries):
-    """The lab's database of runs, questions, attempts and memories. Safe to share between threads.
+class Store(MemoryQueries, AdapterQueries):
+    """The lab's database of runs, questions, attempts, memories and adapters. Safe to share between threads.
 
     Opening a store creates the database if needed and upgrades its schema to the newest
     revision. Every write commits before the method returns.

@@ -1,4 +1,4 @@
-"""SQLAlchemy ORM models of the lab's database: runs, questions and attempts.
+"""SQLAlchemy ORM models of the lab's database: runs, questions, attempts, memories and adapters.
 
 The schema itself is created and changed by the Alembic migrations in ``migrations/versions``.
 Any change here needs a new migration, and ``tests/store/test_migrations.py`` fails until the
@@ -18,6 +18,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -32,6 +33,8 @@ from sqlalchemy.types import TypeDecorator
 RUN_KINDS = ("compare", "benchmark")
 RUN_STATUSES = ("running", "finished", "cancelled", "failed")
 QUESTION_SOURCES = ("reasoning_gym", "typed")
+ADAPTER_KINDS = ("gflownet",)
+ADAPTER_STATUSES = ("training", "finished", "stopped", "failed")
 
 # Fixed constraint names, so that later migrations can refer to constraints by name.
 # SQLite needs the names to alter a table in Alembic's batch mode.
@@ -202,3 +205,37 @@ class MemoryRow(Base):
     embedding: Mapped[bytes] = mapped_column(LargeBinary)  # float32 vector, unit length
     retrievals: Mapped[int] = mapped_column(Integer, default=0)
     last_retrieved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AdapterRow(Base):
+    """A trained adapter saved in a folder: the base model it fits, its training settings and curves.
+
+    The row describes the files at ``path``, and deleting the row leaves the folder alone.
+    """
+
+    __tablename__ = "adapters"
+    __table_args__ = (
+        CheckConstraint("kind IN (" + ", ".join(f"'{kind}'" for kind in ADAPTER_KINDS) + ")", name="kind"),
+        CheckConstraint("status IN (" + ", ".join(f"'{status}'" for status in ADAPTER_STATUSES) + ")", name="status"),
+        # The lookup of the newest adapter for a task family and base model.
+        Index("ix_adapters_kind_family_base_model_id", "kind", "family", "base_model_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Unique and safe as a folder name, such as "gflownet-basic_arithmetic-20261205-0712".
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    family: Mapped[str | None] = mapped_column(String(64))  # the reasoning-gym family it was trained on
+    base_model_id: Mapped[str] = mapped_column(String(500))  # ModelInfo.model_id: "embedded" or a hub id
+    base_model_revision: Mapped[str | None] = mapped_column(String(200))
+    base_model_name: Mapped[str] = mapped_column(String(200))  # display name
+    path: Mapped[str] = mapped_column(String(1000))  # the folder that contains the adapter's files
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    steps_done: Mapped[int] = mapped_column(Integer, default=0)
+    # One list of floats per metric, one value per training step, such as {"loss": [...], "log_z": [...]}.
+    curves: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

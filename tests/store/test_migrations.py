@@ -45,8 +45,8 @@ def table_names(path: Path) -> set[str]:
 def test_migrations_have_single_head() -> None:
     scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
 
-    assert scripts.get_heads() == ["0003"]
-    assert head_revision() == "0003"
+    assert scripts.get_heads() == ["0004"]
+    assert head_revision() == "0004"
 
 
 def test_fresh_database_ends_at_head(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_fresh_database_ends_at_head(tmp_path: Path) -> None:
     Store(sqlite_url(path)).close()
 
     assert version_rows(path) == [(head_revision(),)]
-    assert {"runs", "questions", "attempts", "memories", "alembic_version"} <= table_names(path)
+    assert table_names(path) == {"runs", "questions", "attempts", "memories", "adapters", "alembic_version"}
 
 
 def test_opening_twice_keeps_data(tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
 
     Store(sqlite_url(path)).close()
 
-    assert {"runs", "questions", "attempts"} <= table_names(path)
+    assert table_names(path) == {"runs", "questions", "attempts", "memories", "adapters", "alembic_version"}
     assert version_rows(path) == [(head_revision(),)]
 
 
@@ -154,6 +154,10 @@ def test_downgrade_to_base_and_upgrade_again(tmp_path: Path) -> None:
         "INSERT INTO attempts (created_at, run_id, question_id, technique, options, model_id, trace,"
         " verdict, extractor_version, completion_tokens, seconds, details)"
         " VALUES ('2025-01-01 00:00:00', 999, 999, 't', '{}', 'm', '', 'correct', '1', 1, 1.0, '{}')",
+        "INSERT INTO adapters (name, kind, base_model_id, base_model_name, path, settings, status, steps_done,"
+        " curves, created_at) VALUES ('a', 'gflownet', 'm', 'm', '/a', '{}', 'paused', 0, '{}', '2025-01-01 00:00:00')",
+        "INSERT INTO adapters (name, kind, base_model_id, base_model_name, path, settings, status, steps_done,"
+        " curves, created_at) VALUES ('a', 'lora', 'm', 'm', '/a', '{}', 'training', 0, '{}', '2025-01-01 00:00:00')",
     ],
 )
 def test_schema_rejects_invalid_rows(tmp_path: Path, statement: str) -> None:
