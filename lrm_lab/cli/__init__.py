@@ -7,6 +7,8 @@
     python -m lrm_lab bench --family basic_arithmetic --n 50 --technique baseline --technique search:n=8 --json
     python -m lrm_lab export --run 12 --format csv
     python -m lrm_lab memory list --namespace model:embedded
+    python -m lrm_lab train-gflownet --family basic_arithmetic
+    python -m lrm_lab adapters
 
 Each command lives in its own module with an ``add_parser`` (or ``add_parsers``) and a ``run``.
 """
@@ -18,7 +20,7 @@ import logging
 import os
 import sys
 
-from lrm_lab.cli import bench, compare, history, memory
+from lrm_lab.cli import bench, compare, history, memory, train
 from lrm_lab.errors import InputError, ModelLoadError
 
 
@@ -30,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_parsers(commands)
     bench.add_parsers(commands)
     memory.add_parser(commands)
+    train.add_parsers(commands)
     return parser
 
 
@@ -45,6 +48,8 @@ COMMANDS = {
     "bench": bench.run_bench,
     "export": bench.run_export,
     "memory": memory.run,
+    "train-gflownet": train.run_train,
+    "adapters": train.run_adapters,
 }
 
 

@@ -35,6 +35,7 @@ from lrm_lab.service.memory import (
     remember_if_verified,
 )
 from lrm_lab.service.questions import question_from_record
+from lrm_lab.service.gflownet import StoreAdapters
 from lrm_lab.store import ItemAlreadyStoredError, Store
 from lrm_lab.tasks import mathcheck
 from lrm_lab.tasks.families import make_question
@@ -304,7 +305,8 @@ def run_benchmark(
             column = ColumnState(recipe.name, column_title(recipe), recipe.label)
             seed = item.seed(plan.seed, plan.repeats)
             message = _item_message(plan, item)
-            yield from run_in_worker(recipe, question, seed, model, cancel, column, lambda _, m=message: update(m), bank)
+            yield from run_in_worker(recipe, question, seed, model, cancel, column, lambda _, m=message: update(m), bank,
+                                     StoreAdapters(store))
 
             result = column.result
             key = None if result.verdict == Verdict.CANCELLED else item.key

@@ -15,11 +15,13 @@ from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
 from lrm_lab.service.environment import package_versions
 from lrm_lab.service.memory import MemoryBank, MemorySettings, remember_if_verified
+from lrm_lab.service.gflownet import StoreAdapters
 from lrm_lab.store import Store
 from lrm_lab.tasks.extract import EXTRACTOR_VERSION
 from lrm_lab.tasks.question import Question
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques import (
+    AdapterSource,
     MemorySource,
     Progress,
     RunContext,
@@ -165,7 +167,8 @@ def run_comparison(
             current = (name, recipe)
             column.status = "running"
             yield update(f"Running {column.title}")
-            yield from run_in_worker(recipe, request.question, request.seed, model, cancel, column, update, bank)
+            yield from run_in_worker(recipe, request.question, request.seed, model, cancel, column, update, bank,
+                                     StoreAdapters(store))
             store_attempt(name, recipe)
             current = None
             yield update(f"{column.title}: {column.result.verdict}")
@@ -230,6 +233,7 @@ def run_in_worker(
     column: ColumnState,
     update: Callable[[str], UpdateT],
     memory: MemorySource | None = None,
+    adapters: AdapterSource | None = None,
 ) -> Iterator[UpdateT]:
     """Run one recipe in a worker thread and relay its progress reports as ``update(message)`` values.
 
@@ -238,7 +242,8 @@ def run_in_worker(
     """
     reports: queue.Queue[Progress] = queue.Queue()
     outcome: dict[str, Any] = {}
-    context = RunContext(model=model, seed=seed, cancel=cancel, report=reports.put, memory=memory)
+    context = RunContext(model=model, seed=seed, cancel=cancel, report=reports.put, memory=memory,
+                         adapters=adapters)
 
     def work() -> None:
         start = time.perf_counter()

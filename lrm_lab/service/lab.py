@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from pathlib import Path
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelBackend
@@ -17,9 +18,11 @@ log = logging.getLogger(__name__)
 class Lab:
     """Hold the loaded model and the database, and the cancel flag of each running comparison."""
 
-    def __init__(self, store: Store | None = None, slot: ModelSlot | None = None):
+    def __init__(self, store: Store | None = None, slot: ModelSlot | None = None, adapter_dir: Path | None = None):
         self.store = store or Store()
         self.slot = slot or ModelSlot()
+        # Where trained adapters are saved: $LRM_LAB_ADAPTER_DIR or storage/adapters by default.
+        self.adapter_dir = adapter_dir
         self.preload_error: str | None = None  # why the background load of the default model failed
         self._cancels: dict[str, threading.Event] = {}
         self._cancels_lock = threading.Lock()

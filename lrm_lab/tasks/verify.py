@@ -8,6 +8,7 @@ counts as correct, because some scorers give partial credit (gsm_symbolic 0.01, 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +35,23 @@ def check(question: Question, completion: str) -> Check:
     if question.reference is None:
         return _check(answer, Verdict.UNVERIFIED, None, "the question has no reference answer")
     return _check_with_math_verify(question.reference, answer)
+
+
+# Families whose scorer reads only the puzzle, never the reference answer: a countdown answer is
+# checked by evaluating it and comparing the numbers it uses and its value with the puzzle's.
+REFERENCE_FREE_FAMILIES = frozenset({"countdown"})
+
+
+def check_without_reference(question: Question, completion: str) -> Check | None:
+    """Score a completion with a verifier that never reads the reference answer, or return None when none exists.
+
+    Techniques may use this at answer time (GFlowNet's reward-weighted vote), because it leaves
+    the reference answer out of the entry before the family's scorer sees it.
+    """
+    if question.source != "reasoning_gym" or question.family not in REFERENCE_FREE_FAMILIES or question.entry is None:
+        return None
+    entry = {key: value for key, value in question.entry.items() if key != "answer"}
+    return check(replace(question, reference=None, entry=entry), completion)
 
 
 def _check(answer: str | None, verdict: Verdict, score: float | None, note: str = "") -> Check:

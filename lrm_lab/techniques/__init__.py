@@ -6,12 +6,15 @@ from lrm_lab.errors import InputError
 from lrm_lab.techniques.baseline import BaselineOptions, rescore_baseline, run_baseline
 from lrm_lab.techniques.memory import MemoryOptions, retrieve_memories
 from lrm_lab.techniques.result import (
+    AdapterChoice,
+    AdapterSource,
     MemoryHit,
     MemorySource,
     Progress,
     RunContext,
     TechniqueResult,
 )
+from lrm_lab.techniques.gflownet import GFlowNetOptions, run_gflownet
 from lrm_lab.techniques.search import SearchOptions, rescore_search, run_search
 from lrm_lab.techniques.technique import Rescored, Technique
 from lrm_lab.techniques.ttt import TTTOptions, adapt_and_answer
@@ -54,6 +57,13 @@ TECHNIQUES: dict[str, Technique] = {
             stage="adaptation",
             sampled=True,  # the variations and the adapter's initialisation follow the seed
         ),
+        Technique(
+            name="gflownet",
+            title="GFlowNet",
+            summary="N chains from a LoRA sampler trained to draw chains in proportion to their reward; majority vote.",
+            options_type=GFlowNetOptions,
+            run=run_gflownet,
+        ),
     )
 }
 
@@ -66,4 +76,4 @@ def get_technique(name: str) -> Technique:
         raise InputError(f"Unknown technique {name!r}; choose from {', '.join(TECHNIQUES)}.") from None
 
 
-__all__ = ["TECHNIQUES", "MemoryHit", "MemorySource", "Progress", "Rescored", "RunContext", "Technique", "TechniqueResult", "get_technique"]
+__all__ = ["TECHNIQUES", "AdapterChoice", "AdapterSource", "MemoryHit", "MemorySource", "Progress", "Rescored", "RunContext", "Technique", "TechniqueResult", "get_technique"]

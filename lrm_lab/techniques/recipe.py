@@ -96,6 +96,9 @@ def make_recipe(techniques: str | tuple[str, ...] | list[str], values: dict[str,
     if len(adaptation) > 1:
         raise InputError(f"Recipe {'+'.join(names)} has more than one adaptation technique ({', '.join(adaptation)}); "
                          "keep one of them.")
+    if adaptation and any(technique.name == "gflownet" for technique in found):
+        raise InputError(f"Recipe {'+'.join(names)} needs two adapters at once ({adaptation[0]} and gflownet's); "
+                         "run them in separate columns.")
     if not decoding:
         found.append(get_technique(DEFAULT_DECODING))
     found.sort(key=lambda technique: STAGES.index(technique.stage))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from lrm_lab.models.base import ModelBackend
+from lrm_lab.models.base import ModelBackend, ModelInfo
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.techniques.prompts import WorkedExample
 
@@ -53,6 +53,7 @@ class RunContext:
     report: Callable[[Progress], None] = lambda progress: None
     examples: tuple[WorkedExample, ...] = ()
     memory: MemorySource | None = None
+    adapters: AdapterSource | None = None
 
 
 @dataclass(frozen=True)
@@ -77,4 +78,26 @@ class MemorySource(Protocol):
         """Return up to k memories with similarity >= threshold, most similar first.
 
         With exclude_same_question, memories written from a question with the same text are skipped.
+        """
+
+
+@dataclass(frozen=True)
+class AdapterChoice:
+    """A trained adapter a technique may switch on: its name, folder and training settings."""
+
+    name: str
+    folder: str
+    family: str | None
+    settings: dict[str, Any]
+    steps_done: int
+
+
+class AdapterSource(Protocol):
+    """Where the adaptation techniques find stored adapters (the adapters table)."""
+
+    def find(self, kind: str, name: str | None, family: str | None, model: ModelInfo) -> AdapterChoice:
+        """Return the adapter called ``name``, or else the newest finished one for the family and model.
+
+        Raises InputError, saying what to train or pick, when there is none, or when the named
+        one was trained on another base model.
         """

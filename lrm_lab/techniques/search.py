@@ -19,7 +19,7 @@ from typing import Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import Message, ModelBackend, SamplingParams
-from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.question import Question, normalise_question
 from lrm_lab.tasks.verdict import Check, Verdict
 from lrm_lab.tasks.verify import check
 from lrm_lab.techniques.options import option, parse_options
@@ -225,17 +225,30 @@ def _details(options: SearchOptions, candidates: list[Candidate], chosen: Candid
         # Graded with the reference after the fact, for display: was any sample right (pass@N)?
         "any_correct": any(c.check.verdict == Verdict.CORRECT for c in candidates),
         "unparsed_candidates": sum(c.check.verdict == Verdict.UNPARSED for c in candidates),
-        "candidates": [
-            {
-                "index": c.index,
-                "answer": c.check.answer,
-                "verdict": str(c.check.verdict),
-                "score": _json_score(c.score),
-                "completion_tokens": c.completion_tokens,
-                "finish_reason": c.finish_reason,
-                "chosen": c.chosen,
-                "text": c.text,
-            }
-            for c in candidates
-        ],
+        **diversity(candidates),
+        "candidates": candidate_rows(candidates),
     }
+
+
+def diversity(candidates: list[Candidate]) -> dict[str, int]:
+    """Count distinct parsed answers, and distinct correct chains compared by their normalised text."""
+    answers = {answer_key(c.check.answer) for c in candidates if c.check.answer is not None}
+    correct = {normalise_question(c.text) for c in candidates if c.check.verdict == Verdict.CORRECT}
+    return {"distinct_answers": len(answers), "distinct_correct_chains": len(correct)}
+
+
+def candidate_rows(candidates: list[Candidate]) -> list[dict[str, Any]]:
+    """Return the candidates as stored in an attempt's details: answer, verdict, score, tokens, text."""
+    return [
+        {
+            "index": c.index,
+            "answer": c.check.answer,
+            "verdict": str(c.check.verdict),
+            "score": _json_score(c.score),
+            "completion_tokens": c.completion_tokens,
+            "finish_reason": c.finish_reason,
+            "chosen": c.chosen,
+            "text": c.text,
+        }
+        for c in candidates
+    ]
