@@ -121,6 +121,10 @@ def estimate_benchmark(plan: BenchmarkPlan, model: ModelBackend, store: Store, s
             seconds = 2 * seconds + ttt.steps * ttt.variations * TRAIN_EXAMPLE_STEPS * step_seconds
             tokens *= 2
             basis += f", twice, plus {ttt.steps * ttt.variations} training passes"
+        if getattr(recipe.options.get(recipe.decoding), "compare_base", False):
+            # GFlowNet samples the same N again from the base model for its side-by-side view.
+            seconds, tokens = 2 * seconds, 2 * tokens
+            basis += ", twice (adapter and base model)"
         estimates.append(RecipeEstimate(recipe.label, count, count * tokens, count * seconds, basis))
     return Estimate(tuple(estimates), confirm_threshold())
 

@@ -222,6 +222,17 @@ def test_estimate_counts_ttt_training_and_both_answers(store, tiny):
     assert "plus 6 training passes" in ttt.basis
 
 
+def test_estimate_counts_gflownet_samples_twice_with_the_base_model_beside(store, tiny):
+    plan = plan_benchmark(file_request(("search:n=4,max_new_tokens=10", "gflownet:n=4,max_new_tokens=10",
+                                        "gflownet:n=4,max_new_tokens=10,compare_base=false")))
+
+    search, both, alone = estimate_benchmark(plan, tiny, store).recipes
+
+    assert both.tokens == 2 * search.tokens
+    assert alone.tokens == search.tokens
+    assert "twice (adapter and base model)" in both.basis
+
+
 CRASHING_RUN = """
     import os, signal, sys
     sys.path.insert(0, {tests!r})
