@@ -146,6 +146,9 @@ class FlowTrainer(Protocol):
     def prompt_ids(self, messages: list[Message]) -> list[int]:
         """Return the token ids of the chat's prompt, as sampling sees it."""
 
+    def decode(self, token_ids: list[int]) -> str:
+        """Return the text of generated token ids, special tokens left out, as a Completion's text is."""
+
     def step(self, prompt_ids: list[int], sequences: Sequence[FlowSequence], problem: int = 0,
              cancel: threading.Event | None = None) -> FlowStepStats | None:
         """Take one optimiser step on sequences sampled for one prompt; None when ``cancel`` is set."""

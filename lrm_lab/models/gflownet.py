@@ -70,6 +70,9 @@ class FlowTrainer:
     def prompt_ids(self, messages: list[Message]) -> list[int]:
         return self.backend.tokenizer(self.backend.render_prompt(messages), add_special_tokens=False).input_ids
 
+    def decode(self, token_ids: list[int]) -> str:
+        return self.backend.tokenizer.decode(token_ids, skip_special_tokens=True)
+
     def step(self, prompt_ids: list[int], sequences: Sequence[FlowSequence], problem: int = 0,
              cancel: threading.Event | None = None) -> FlowStepStats | None:
         """Take one optimiser step on sequences sampled for one prompt; None when ``cancel`` is already set."""

@@ -27,7 +27,7 @@ from lrm_lab.models.base import FlowSettings, LoraSettings, ModelBackend, ModelI
 from lrm_lab.models.gflownet import LAB_FILE
 from lrm_lab.store import AdapterRecord, Store, check_adapter_name
 from lrm_lab.tasks.families import FAMILIES, make_question
-from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.question import Question, normalise_question
 from lrm_lab.techniques.flow_training import LoopSettings, StepRecord, train_flow
 from lrm_lab.techniques.gflownet import GFlowNetTrainOptions, chain_reward
 from lrm_lab.techniques.prompts import chain_of_thought
@@ -109,6 +109,8 @@ def train_gflownet(store: Store, model: ModelBackend, family: str, options: GFlo
     settings = dataclasses.asdict(options) | {
         "family_settings": FAMILIES[family].defaults,
         "problem_seeds": [problem.seed for problem in problems],
+        # The texts too: two seeds can give the same question, and a column flags a question trained on.
+        "problem_texts": [normalise_question(problem.text) for problem in problems],
         "chat_template_hash": model.info.chat_template_hash,
     }
     record = store.create_adapter(name=name, kind="gflownet", family=family, base_model_id=model.info.model_id,
@@ -161,11 +163,8 @@ def _train(store: Store, model: ModelBackend, problems: list[Question], options:
     chats = [chain_of_thought(problem) for problem in problems]
     start = time.perf_counter()
     with model.flow_adapter(lora, flow, options.likelihood_weight) as trainer:
-        decode = getattr(model, "tokenizer", None)
-
         def reward(index, completion):
-            return chain_reward(problems[index], completion, options, options.objective == "subtb",
-                                decode=decode.decode if decode is not None else None)
+            return chain_reward(problems[index], completion, options, options.objective == "subtb", trainer.decode)
 
         for record in train_flow(model, trainer, chats, reward, loop, cancel):
             _record_step(progress, record, options.steps, time.perf_counter() - start)

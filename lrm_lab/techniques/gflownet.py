@@ -22,12 +22,13 @@ import math
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import Completion, SamplingParams
-from lrm_lab.tasks.question import Question
+from lrm_lab.tasks.question import Question, normalise_question
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.tasks.verify import check, check_without_reference
 from lrm_lab.techniques.flow_training import Reward
@@ -110,7 +111,7 @@ class GFlowNetTrainOptions:
 
 
 def chain_reward(question: Question, completion: Completion, options: GFlowNetTrainOptions, per_prefix: bool,
-                 decode: Any = None) -> Reward:
+                 decode: Callable[[list[int]], str]) -> Reward:
     """Reward a sampled chain for a training problem: the verifier's score, floored and tempered.
 
     With ``per_prefix`` (sub-trajectory balance) the chain is also scored as if it stopped after
@@ -233,7 +234,8 @@ def _details(question: Question, options: GFlowNetOptions, choice: AdapterChoice
              chosen: Candidate, used: str, note: str) -> dict[str, Any]:
     votes = Counter(answer_key(c.check.answer) for c in candidates if c.check.answer is not None)
     trained_length = choice.settings.get("max_new_tokens")
-    seen = question.seed is not None and question.seed in choice.settings.get("problem_seeds", ())
+    seen = (question.seed is not None and question.seed in choice.settings.get("problem_seeds", ())
+            or normalise_question(question.text) in choice.settings.get("problem_texts", ()))
     return {
         "adapter": choice.name,
         "adapter_family": choice.family,

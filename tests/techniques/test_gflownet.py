@@ -6,7 +6,7 @@ import pytest
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import ModelInfo
-from lrm_lab.service.gflownet import StoreAdapters, train_gflownet
+from lrm_lab.service.gflownet import StoreAdapters, train_gflownet, training_problems
 from lrm_lab.tasks.families import make_question
 from lrm_lab.tasks.verdict import Verdict
 from lrm_lab.tasks.verify import check, check_without_reference
@@ -60,6 +60,14 @@ def test_samples_n_chains_and_records_diversity_and_the_base_model_beside(store,
     assert details["distinct_correct_chains"] <= len(correct)
     assert details["uses_reference"] is False
     assert details["seen_in_training"] is False
+
+
+def test_a_question_trained_on_is_flagged(store, tiny, tmp_path):
+    train(store, tiny, tmp_path, "one")
+    trained_on = training_problems("basic_arithmetic", QUICK.problems, QUICK.seed)[0]
+    assert answer(tiny, store, trained_on).details["seen_in_training"] is True
+    same_text = dataclasses.replace(QUESTION, text=trained_on.text.upper(), seed=1)
+    assert answer(tiny, store, same_text).details["seen_in_training"] is True
 
 
 def test_same_seed_gives_the_same_samples(store, tiny, tmp_path):
