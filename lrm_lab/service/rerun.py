@@ -40,6 +40,9 @@ def rerun_request(record: AttemptRecord, model_id: str) -> CompareRequest:
     # A memory recipe reads the same namespace again but writes nothing, so a re-run leaves memory as it is.
     # NOTE: the namespace may hold other memories now than when the attempt ran.
     namespace = record.run.settings.get("memory_namespace")
+    # A GFlowNet attempt that took the newest adapter re-runs with the same one, not a newer one.
+    if "gflownet" in options and record.details.get("adapter") and not options["gflownet"].get("adapter"):
+        options["gflownet"] = options["gflownet"] | {"adapter": record.details["adapter"]}
     request = CompareRequest(
         question=question_from_record(record.question),
         techniques=(record.technique,),

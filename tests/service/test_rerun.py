@@ -130,3 +130,21 @@ def test_ttt_with_search_repeats_itself_and_rescores(store, tiny):
     assert report["rescorable"]
     assert report["new_answer"] == record.answer
     assert not report["changed"]
+
+
+def test_gflownet_rerun_keeps_the_adapter_it_used(store, tiny, tmp_path):
+    from lrm_lab.service.gflownet import train_gflownet
+    from lrm_lab.techniques.gflownet import GFlowNetTrainOptions
+
+    quick = GFlowNetTrainOptions(steps=1, problems=1, batch_size=2, max_new_tokens=6)
+    list(train_gflownet(store, tiny, "basic_arithmetic", quick, name="first", folder_root=tmp_path))
+    question = build_question("family", "basic_arithmetic", "", 0)
+    options = {"gflownet": {"n": 2, "max_new_tokens": 6}}
+    record = first_attempt(store, CompareRequest(question, ("gflownet",), options, seed=5), tiny)
+    assert record.details["adapter"] == "first"
+    list(train_gflownet(store, tiny, "basic_arithmetic", quick, name="second", folder_root=tmp_path))
+
+    final = list(rerun_attempt(lab_with(store, tiny), record))[-1]
+    rerun = store.get_attempt(rerun_json(store, record, final)["rerun_attempt_id"])
+    assert rerun.details["adapter"] == "first"
+    assert [c["text"] for c in rerun.details["candidates"]] == [c["text"] for c in record.details["candidates"]]
