@@ -9,7 +9,7 @@ adapter and by the base model with the adapter off (the technique's compare_base
 accuracy of the majority vote, pass@N (any of the N correct, graded after the fact), distinct
 answers and distinct correct chains per question, and seconds. Training time is measured from
 the first step to the saved adapter, the model load excluded. Results go to a database in a
-temporary folder unless --database is given. Figures depend on the machine: say which one.
+temporary folder unless --database is given. Figures depend on the machine, so name it when quoting them.
 """
 
 from __future__ import annotations

@@ -265,7 +265,7 @@ def read_adapter_info(folder: Path) -> dict:
 
 @contextmanager
 def stored_lora(backend: TransformersBackend, folder: Path) -> Iterator[None]:
-    """Hold the model's lock and switch a saved adapter on for the block; refuse one made for another base model."""
+    """Hold the model's lock and switch a saved adapter on for the block; raise InputError for another base model."""
     info = read_adapter_info(folder)
     base = info.get("base_model", {})
     if (base.get("model_id"), base.get("revision")) != (backend.info.model_id, backend.info.revision):

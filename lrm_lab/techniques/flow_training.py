@@ -8,7 +8,7 @@ the sampler did not draw at temperature 1. Each step is one of
 - an exploration batch, sampled at a temperature drawn from [0.5, explore_temperature];
 - a replay batch, drawn from a buffer that keeps each problem's highest-reward distinct chains.
 
-The loop knows nothing of tasks: the caller gives the chats and a reward function, so the same
+The loop is independent of tasks: the caller gives the chats and a reward function, so the same
 loop trains on reasoning-gym problems and on the enumerable toy problem of the tests.
 """
 

@@ -2,8 +2,8 @@
 
 After Bengio et al. 2021 (flow networks), Malkin et al. 2022 (trajectory balance) and Hu et al.
 2023 ("Amortizing intractable inference in large language models", GFNOrg/gfn-lm-tuning).
-Reward-maximising fine-tuning concentrates on one likely chain; a GFlowNet sampler keeps every
-chain in proportion to its reward, so N samples cover more distinct correct chains.
+Reward-maximising fine-tuning concentrates on one likely chain. A GFlowNet sampler keeps every
+chain in proportion to its reward, so N samples can cover more distinct correct chains.
 
 The reward of a chain y for a problem x is
 

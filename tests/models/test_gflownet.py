@@ -52,8 +52,8 @@ def toy_backend() -> TransformersBackend:
         num_attention_heads=2,
         num_key_value_heads=1,
         max_position_embeddings=64,
-        # Random weights ten times wider than the default 0.02, so that the output layer can
-        # reach the logits of a peaked distribution; at 0.02 every distribution stays near uniform.
+        # Random weights 25 times wider than the default 0.02, so that the output layer can
+        # reach the logits of a peaked distribution. At 0.02 every distribution stays near uniform.
         initializer_range=0.5,
         pad_token_id=0,
         eos_token_id=STOP,
@@ -152,7 +152,7 @@ def test_saved_adapter_gives_the_same_samples_for_the_same_seed(tmp_path):
     assert [c.token_ids for c in backend.generate(CHAT, sampling)] == base, "the adapter stayed on"
 
 
-def test_saved_adapter_is_refused_on_another_base_model(tmp_path):
+def test_saved_adapter_rejected_on_other_model(tmp_path):
     backend = toy_backend()
     with backend.flow_adapter(TOY_LORA, FlowSettings(), likelihood_weight=0.0) as trainer:
         trainer.save(tmp_path / "toy", {})
@@ -164,7 +164,7 @@ def test_saved_adapter_is_refused_on_another_base_model(tmp_path):
     assert (tmp_path / "toy" / LAB_FILE).is_file()
 
 
-def test_folder_without_an_adapter_is_refused(tmp_path):
+def test_folder_without_adapter_rejected(tmp_path):
     with pytest.raises(InputError, match="holds no saved adapter"):
         with toy_backend().stored_adapter(tmp_path):
             pass

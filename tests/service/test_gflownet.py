@@ -94,21 +94,21 @@ def test_stop_before_the_first_step_saves_nothing(store, tiny, tmp_path):
 
 @pytest.mark.parametrize(("name", "message"), [("../x", "adapter name"), (".hidden", "adapter name"),
                                                ("a/b", "adapter name")])
-def test_bad_names_are_refused_before_anything_is_stored(store, tiny, tmp_path, name, message):
+def test_bad_names_rejected_before_storing(store, tiny, tmp_path, name, message):
     with pytest.raises(InputError, match=message):
         train(store, tiny, tmp_path, name=name)
     assert store.list_adapters() == []
     assert not (tmp_path / "adapters").exists()
 
 
-def test_a_taken_name_is_refused(store, tiny, tmp_path):
+def test_taken_name_rejected(store, tiny, tmp_path):
     train(store, tiny, tmp_path, name="twice")
     with pytest.raises(InputError, match="exists already"):
         train(store, tiny, tmp_path, name="twice")
     assert len(store.list_adapters()) == 1
 
 
-def test_unknown_family_and_layers_are_refused(store, tiny, tmp_path):
+def test_unknown_family_and_layers_rejected(store, tiny, tmp_path):
     with pytest.raises(InputError, match="Unknown family"):
         list(train_gflownet(store, tiny, "no_such_family", QUICK, folder_root=tmp_path))
     with pytest.raises(InputError, match="no linear layers named mlp"):
@@ -116,12 +116,12 @@ def test_unknown_family_and_layers_are_refused(store, tiny, tmp_path):
     assert store.list_adapters() == []
 
 
-def test_a_backend_without_adapters_is_refused(store, tmp_path):
+def test_backend_without_adapters_rejected(store, tmp_path):
     with pytest.raises(InputError, match="cannot train adapters"):
         train(store, FakeBackend([]), tmp_path)
     assert store.list_adapters() == []
 
 
-def test_bad_target_module_text_is_refused():
+def test_bad_target_module_text_rejected():
     with pytest.raises(InputError, match="target_modules"):
         GFlowNetTrainOptions(target_modules="q_proj;drop table")

@@ -32,7 +32,7 @@ def answer(model, store, question, options=SAMPLE, seed=0):
 QUESTION = make_question("basic_arithmetic", {}, seed=3)
 
 
-def test_default_adapter_is_the_newest_for_the_family_and_model(store, tiny, tmp_path):
+def test_default_adapter_newest_for_family(store, tiny, tmp_path):
     train(store, tiny, tmp_path, "older")
     train(store, tiny, tmp_path, "newer")
     train(store, tiny, tmp_path, "other-family", family="chain_sum")
@@ -41,7 +41,7 @@ def test_default_adapter_is_the_newest_for_the_family_and_model(store, tiny, tmp
     assert result.details["adapter_family"] == "basic_arithmetic"
 
 
-def test_a_named_adapter_is_used(store, tiny, tmp_path):
+def test_named_adapter_used(store, tiny, tmp_path):
     train(store, tiny, tmp_path, "older")
     train(store, tiny, tmp_path, "newer")
     assert answer(tiny, store, QUESTION, SAMPLE | {"adapter": "older"}).details["adapter"] == "older"
@@ -91,7 +91,7 @@ def test_without_an_adapter_the_error_says_how_to_train_one(store, tiny):
         answer(tiny, store, QUESTION)
 
 
-def test_an_adapter_of_another_base_model_is_refused(store, tiny, tmp_path):
+def test_adapter_of_other_model_rejected(store, tiny, tmp_path):
     train(store, tiny, tmp_path, "tiny-one")
     other = tiny_backend(seed=1)
     other.info = ModelInfo("another-model", "another model", "r1", "local", "cpu", "float32", 0, 0.0)
@@ -101,7 +101,7 @@ def test_an_adapter_of_another_base_model_is_refused(store, tiny, tmp_path):
         answer(other, store, QUESTION, SAMPLE | {"adapter": "tiny-one"})
 
 
-def test_unknown_adapter_name_is_refused(store, tiny, tmp_path):
+def test_unknown_adapter_name_rejected(store, tiny, tmp_path):
     train(store, tiny, tmp_path, "one")
     with pytest.raises(InputError, match="No gflownet adapter is called 'nope'"):
         answer(tiny, store, QUESTION, SAMPLE | {"adapter": "nope"})
