@@ -39,7 +39,9 @@ def launched_app(embedded, tmp_path_factory):
 
     slot = ModelSlot()
     slot.set(embedded)
-    lab = Lab(store=Store(f"sqlite:///{tmp_path_factory.mktemp('app') / 'lab.db'}"), slot=slot)
+    # Adapters trained through the page go to a temporary folder, never to the repository's storage/.
+    lab = Lab(store=Store(f"sqlite:///{tmp_path_factory.mktemp('app') / 'lab.db'}"), slot=slot,
+              adapter_dir=tmp_path_factory.mktemp("adapters"))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

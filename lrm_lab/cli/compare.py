@@ -209,6 +209,8 @@ def print_summary(summary: dict) -> None:
             print_memory_lines(result)
         if "ttt" in result["technique"].split("+"):
             print_ttt_lines(result)
+        if "gflownet" in result["technique"].split("+"):
+            print_gflownet_lines(result)
         if result["error"]:
             print(f"    error: {result['error']}")
 
@@ -251,3 +253,26 @@ def print_ttt_lines(result: dict) -> None:
         print(f"    before adapting: answer={details['answer_before']!s} verdict={details['verdict_before']}")
     if details.get("not_adapted"):
         print(f"    not adapted: {details['not_adapted']}")
+
+
+def print_gflownet_lines(result: dict) -> None:
+    """Print a GFlowNet column's adapter, and the distinct answers, correct chains and votes with it and without."""
+    details = result["details"]
+    if not details.get("adapter"):  # the column failed before an adapter was switched on
+        return
+    print(f"    adapter: {details['adapter']} ({details.get('adapter_family')}, {details.get('adapter_steps')} steps)")
+    if details.get("seen_in_training"):
+        print("    note: this question was one of the adapter's training problems")
+    if details.get("aggregation_note"):
+        print(f"    note: {details['aggregation_note']}")
+    sides = [("adapter", details | {"tokens": result["completion_tokens"]})]
+    if isinstance(details.get("base"), dict):
+        sides.append(("base model", details["base"]))
+    else:
+        print("    base model: not sampled (compare_base off, or stopped first)")
+    width = max(len(label) for label, _ in sides)
+    for label, side in sides:
+        votes = ", ".join(f"{answer}: {count}" for answer, count in (side.get("votes") or {}).items()) or "none"
+        print(f"    {label:<{width}}  distinct answers={side.get('distinct_answers')} "
+              f"distinct correct chains={side.get('distinct_correct_chains')} "
+              f"any correct={'yes' if side.get('any_correct') else 'no'} tokens={side.get('tokens')}  votes: {votes}")

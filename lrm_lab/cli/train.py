@@ -50,7 +50,7 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from lrm_lab.service.gflownet import train_gflownet
+    from lrm_lab.service.gflownet import count, train_gflownet
     from lrm_lab.service.lab import Lab
 
     if args.family not in FAMILIES:
@@ -82,7 +82,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(adapter_json(record), ensure_ascii=False))
     else:
-        print(f"{record.name}: {record.status}, {record.steps_done} steps in {record.train_seconds:.0f} s, "
+        print(f"{record.name}: {record.status}, {count(record.steps_done, 'step')} in {record.train_seconds:.0f} s, "
               f"saved in {record.path}")
     return 0 if record.status == "finished" else 1
 

@@ -137,7 +137,8 @@ class FlowTrainer:
     def save(self, folder: Path, extra: dict) -> None:
         """Write the adapter (peft's files) and the lab's file with the settings, log Z and ``extra``."""
         folder.mkdir(parents=True, exist_ok=True)
-        self.peft_model.save_pretrained(str(folder))
+        # Only the LoRA layers are saved; without this flag peft asks the hub whether the embeddings changed.
+        self.peft_model.save_pretrained(str(folder), save_embedding_layers=False)
         info = {
             "lora": asdict(self.lora) | {"target_modules": list(self.lora.target_modules)},
             "flow": asdict(self.flow),

@@ -12,15 +12,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import queue
 import random
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lrm_lab.errors import InputError
 from lrm_lab.models.base import FlowSettings, LoraSettings, ModelBackend, ModelInfo
@@ -34,6 +35,7 @@ from lrm_lab.techniques.prompts import chain_of_thought
 from lrm_lab.techniques.result import AdapterChoice
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ADAPTER_DIR_VARIABLE = "LRM_LAB_ADAPTER_DIR"
 DEFAULT_ADAPTER_DIR = Path(__file__).resolve().parents[2] / "storage" / "adapters"
@@ -81,6 +83,11 @@ def training_problems(family: str, count: int, seed: int) -> list[Question]:
                      f"train on fewer problems.")
 
 
+def count(number: int, noun: str) -> str:
+    """Return "1 step" or "3 steps"."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def default_name(family: str) -> str:
     return f"gflownet-{family}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
@@ -117,7 +124,7 @@ def train_gflownet(store: Store, model: ModelBackend, family: str, options: GFlo
                                   base_model_revision=model.info.revision, base_model_name=model.info.display_name,
                                   path=str(folder), settings=settings)
     progress = TrainProgress(record, options.steps, {"loss": [], "log_z": [], "mean_reward": [], "seconds": []},
-                             message=f"Training {name}: {len(problems)} problems of {family}")
+                             message=f"Training {name}: {count(len(problems), 'problem')} of {family}")
     yield progress
 
     # 3. Train, saving the adapter at the end (also after Stop, when a step was taken).
@@ -143,8 +150,8 @@ def train_gflownet(store: Store, model: ModelBackend, family: str, options: GFlo
         progress.elapsed, progress.done = seconds, True
         steps = len(progress.curves["loss"])
         progress.message = {
-            "finished": f"Trained {name} in {seconds:.0f} s ({steps} steps).",
-            "stopped": f"Stopped after {steps} of {options.steps} steps; "
+            "finished": f"Trained {name} in {seconds:.0f} s ({count(steps, 'step')}).",
+            "stopped": f"Stopped after {steps} of {count(options.steps, 'step')}; "
                        + (f"the adapter so far is saved as {name}." if steps else "nothing was saved."),
             "failed": f"Training failed: {error}",
         }[status]
@@ -236,3 +243,48 @@ def adapter_rows(store: Store, model: ModelInfo | None = None) -> list[dict[str,
             "usable here": usable,
         })
     return rows
+
+
+def _snapshot(update: TrainProgress) -> TrainProgress:
+    """Copy an update with its curves, which the next training step appends to."""
+    return dataclasses.replace(update, curves={key: list(values) for key, values in update.curves.items()})
+
+
+def training_thread(steps: Iterator[TrainProgress], cancel: threading.Event) -> Iterator[TrainProgress]:
+    """Drive ``train_gflownet``'s generator in one worker thread and yield a copy of each update, taken there."""
+    return run_in_thread(steps, cancel, _snapshot)
+
+
+def run_in_thread(steps: Iterator[T], cancel: threading.Event, snapshot: Callable[[T], T]) -> Iterator[T]:
+    """Drive ``steps`` in one worker thread and yield ``snapshot`` of each update, taken in that thread.
+
+    Training holds the model's lock, a threading.RLock, from its first step to its last, and
+    Gradio resumes a synchronous generator on any thread of its pool, so the training generator
+    must run on one thread of its own. When the caller stops early because the page closed, the
+    cancel flag ends training at its next check. The worker is not joined, so that the event
+    loop never waits for a step to end.
+    """
+    updates: queue.Queue = queue.Queue()
+
+    def work() -> None:
+        try:
+            for update in steps:
+                updates.put(("update", snapshot(update)))
+        except BaseException as error:  # noqa: BLE001 (re-raised in the caller's thread)
+            updates.put(("error", error))
+        else:
+            updates.put(("done", None))
+
+    worker = threading.Thread(target=work, name="lrm-lab-train-gflownet", daemon=True)
+    worker.start()
+    kind = "update"
+    try:
+        while kind == "update":
+            kind, value = updates.get()
+            if kind == "update":
+                yield value
+            elif kind == "error":
+                raise value
+    finally:
+        if kind == "update":  # the caller stopped before the worker ended
+            cancel.set()

@@ -1,4 +1,4 @@
-"""Plotly figures: benchmark accuracy, compute, scaling with N, rounds, the per-question grid, and TTT's loss."""
+"""Plotly figures: benchmark accuracy, compute, scaling with N, rounds, the per-question grid, TTT's loss and GFlowNet training."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import textwrap
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 from lrm_lab.techniques.search import STRATEGY_LABELS, SearchOptions
 
@@ -21,6 +22,13 @@ MAX_TICK_CHARS = 40  # longer question and recipe labels are cut on the axes
 TTT_PLOT_HEIGHT_PX = 300  # the loss curve sits in a Compare column about 320 px wide
 TTT_NOTE_CHARS = 40  # a message in the loss plot wraps at this many characters per line
 MAX_STEP_TICKS = 10  # the loss plot labels every step up to this many steps, then every second one, and so on
+GFLOWNET_PLOT_HEIGHT_PX = 520  # three stacked panels that share the step axis
+# The GFlowNet training curves: key in TrainProgress.curves, panel title and hover label.
+GFLOWNET_CURVES = (
+    ("loss", "Loss (balance objective)", "loss"),
+    ("log_z", "log Z", "log Z"),
+    ("mean_reward", "Mean reward (the batch's mean verifier score)", "mean reward"),
+)
 
 # Cell text of a grid cell with one attempt.
 VERDICT_MARKS = {
@@ -258,6 +266,32 @@ def ttt_loss_figure(details: dict[str, Any]) -> go.Figure:
         note = f"batch of {variations} leave-one-out examples · {seconds:.1f} s in all"
         figure.add_annotation(text=note, xref="paper", yref="paper", x=0, y=1.0, yanchor="bottom", showarrow=False,
                               xanchor="left", font={"size": 11})
+    return figure
+
+
+def gflownet_curves_figure(curves: dict[str, list[float]], name: str = "") -> go.Figure:
+    """Plot a GFlowNet training run's loss, log Z and mean reward per step, in three panels on one step axis.
+
+    ``curves`` is TrainProgress.curves or an adapter's stored curves. A missing or empty curve
+    draws an empty panel, so that the figure can be shown before the first step.
+    """
+    title = f"GFlowNet training of {name}" if name else "GFlowNet training"
+    figure = make_subplots(rows=len(GFLOWNET_CURVES), cols=1, shared_xaxes=True, vertical_spacing=0.08,
+                           subplot_titles=[panel for _, panel, _ in GFLOWNET_CURVES])
+    steps = 0
+    for row, (key, _, label) in enumerate(GFLOWNET_CURVES, start=1):
+        values = list(curves.get(key) or [])
+        steps = max(steps, len(values))
+        figure.add_trace(go.Scatter(x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
+                                    hovertemplate=f"step %{{x}}<br>{label} %{{y:.4f}}<extra></extra>"),
+                         row=row, col=1)
+    figure.update_xaxes(tick0=1, dtick=max(1, math.ceil(steps / MAX_STEP_TICKS)))
+    figure.update_xaxes(title_text="Step", row=len(GFLOWNET_CURVES), col=1)
+    figure.update_layout(title=html.escape(title, quote=False), height=GFLOWNET_PLOT_HEIGHT_PX, showlegend=False,
+                         margin={"t": 80, "b": 50, "l": 60, "r": 20})
+    if not steps:
+        figure.add_annotation(text="No training step yet.", xref="paper", yref="paper", x=0.5, y=0.5,
+                              showarrow=False, font={"size": 14})
     return figure
 
 

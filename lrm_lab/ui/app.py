@@ -1,4 +1,4 @@
-"""Assemble the Gradio app: header with the model picker, then the Compare, Benchmark, History, Memory and About tabs."""
+"""Assemble the Gradio app: header with the model picker, then the Compare, Benchmark, Train, History, Memory and About tabs."""
 
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ from lrm_lab.tasks import mathcheck
 from lrm_lab.ui import render
 from lrm_lab.ui.api import register_api
 from lrm_lab.ui.benchmark_tab import build_benchmark_tab
-from lrm_lab.ui.compare_tab import MODEL_EVENTS, build_compare_tab
+from lrm_lab.ui.compare_tab import (
+    MODEL_EVENTS,
+    build_compare_tab,
+    refresh_adapter_choices,
+)
 from lrm_lab.ui.history_tab import build_history_tab
 from lrm_lab.ui.memory_tab import build_memory_tab
+from lrm_lab.ui.train_tab import build_train_tab
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +44,12 @@ def build_app(lab: Lab) -> gr.Blocks:
                                  elem_id="model-view")
 
         with gr.Tabs() as tabs:
-            with gr.Tab("Compare"):
-                run_event = build_compare_tab(lab)
+            with gr.Tab("Compare") as compare:
+                compare_tab = build_compare_tab(lab)
             with gr.Tab("Benchmark") as benchmark:
                 refresh_benchmark_runs, benchmark_runs = build_benchmark_tab(lab)
+            with gr.Tab("Train") as train:
+                train_tab = build_train_tab(lab)
             with gr.Tab("History", id="history") as history:
                 (refresh, refresh_inputs, table), (open_attempt, attempt_outputs) = build_history_tab(lab)
             with gr.Tab("Memory") as memory:
@@ -76,15 +83,27 @@ def build_app(lab: Lab) -> gr.Blocks:
                 return [gr.skip()] * (len(attempt_outputs) + 1)
             return [gr.Tabs(selected="history"), *open_attempt(identifier)]
 
+        def refresh_adapters():
+            return refresh_adapter_choices(lab)
+
         load.click(load_model, model_picker, model_view, concurrency_id=MODEL_EVENTS, concurrency_limit=1,
-                   api_visibility="private")
+                   api_visibility="private").then(refresh_adapters, None, compare_tab.adapter, queue=False,
+                                                  api_visibility="private")
         history.select(refresh, refresh_inputs, table, api_visibility="private")
         memory.select(refresh_memory, memory_inputs, memory_outputs, api_visibility="private")
         benchmark.select(refresh_benchmark_runs, None, benchmark_runs, queue=False, api_visibility="private")
+        train.select(train_tab.refresh, None, train_tab.table, queue=False, api_visibility="private")
         demo.load(open_link, None, [tabs, *attempt_outputs], queue=False, api_visibility="private")
-        poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
+        # The adapter dropdown lists the adapters usable on the loaded model, so it is refreshed whenever the
+        # model or the adapters may have changed: page load, the end of the background load (the poll), a model
+        # load, the end of a training run, and selecting the Compare tab.
+        demo.load(refresh_adapters, None, compare_tab.adapter, queue=False, api_visibility="private")
+        compare.select(refresh_adapters, None, compare_tab.adapter, queue=False, api_visibility="private")
+        train_tab.train_event.then(refresh_adapters, None, compare_tab.adapter, queue=False, api_visibility="private")
+        poll.tick(poll_model, None, [model_view, poll], queue=False, api_visibility="private").then(
+            refresh_adapters, None, compare_tab.adapter, queue=False, api_visibility="private")
         # Another page may have loaded a different model: show the one this run used.
-        run_event.then(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
+        compare_tab.run_event.then(poll_model, None, [model_view, poll], queue=False, api_visibility="private")
     return demo
 
 

@@ -18,24 +18,32 @@ from lrm_lab.tasks.families import FAMILIES
 from lrm_lab.techniques import TechniqueResult, get_technique
 from lrm_lab.techniques.recipe import make_recipe
 from lrm_lab.ui import render
-from lrm_lab.ui.controls import collect_options, technique_option_controls
+from lrm_lab.ui.controls import ADAPTER_OPTION, adapter_choices, collect_options, technique_option_controls
 
 log = logging.getLogger(__name__)
 
 MODEL_EVENTS = "model"  # every event that generates with or swaps the model shares this concurrency id
 # The columns a user can tick: each decoding technique alone, each with memory as its context stage,
-# and TTT with greedy decoding, with search, and with memory.
-COLUMNS = ("baseline", "memory", "search", "memory+search", "ttt", "ttt+search", "memory+ttt")
-# TTT trains an adapter for every question, about 20 s on a 2-core CPU, so its columns start unticked.
+# TTT with greedy decoding, with search, and with memory, and GFlowNet sampling.
+COLUMNS = ("baseline", "memory", "search", "memory+search", "ttt", "ttt+search", "memory+ttt", "gflownet")
+# TTT trains an adapter for every question, about 20 s on a 2-core CPU, and GFlowNet sampling needs an
+# adapter trained in the Train tab, so their columns start unticked.
 DEFAULT_COLUMNS = ["baseline", "memory", "search"]
 TTT_NOTE = ("TTT columns train a LoRA adapter for each question: about 20 s per reasoning-gym question on a "
             "2-core CPU with the default options, and much longer for a typed question, because the model first "
             "writes variants and samples answers to label them.")
+GFLOWNET_NOTE = ("GFlowNet sampling needs an adapter trained for the question's family on the loaded model: train "
+                 "one in the Train tab, then pick it in the GFlowNet options, or leave the adapter empty for the "
+                 "newest. It samples N chains with the adapter and N from the base model to compare.")
 
 
 @dataclass
 class ColumnView:
-    """The components of one recipe's column. A TTT column also has its TTT view and its loss plot."""
+    """The components of one recipe's column.
+
+    A TTT column also has its TTT view and its loss plot, and a GFlowNet column its view of the
+    adapter beside the base model.
+    """
 
     column: gr.Column
     trace: gr.Textbox
@@ -43,13 +51,23 @@ class ColumnView:
     details: gr.HTML
     ttt: gr.HTML | None = None
     loss_plot: gr.Plot | None = None
+    gflownet: gr.HTML | None = None
 
     def outputs(self) -> list:
-        return [part for part in (self.trace, self.result, self.ttt, self.loss_plot, self.details) if part is not None]
+        parts = (self.trace, self.result, self.ttt, self.loss_plot, self.gflownet, self.details)
+        return [part for part in parts if part is not None]
 
 
-def build_compare_tab(lab: Lab):
-    """Lay out the Compare tab inside the current Blocks, wire its events, and return the Run event."""
+@dataclass
+class CompareTab:
+    """The Compare tab's parts that the app wires further: the Run event and GFlowNet's adapter dropdown."""
+
+    run_event: gr.events.Dependency
+    adapter: gr.Dropdown
+
+
+def build_compare_tab(lab: Lab) -> CompareTab:
+    """Lay out the Compare tab inside the current Blocks, wire its events, and return what the app wires further."""
     default_family = next(iter(FAMILIES))
 
     with gr.Row():
@@ -78,7 +96,8 @@ def build_compare_tab(lab: Lab):
                                           value=DEFAULT_COLUMNS, label="Compare", key="techniques", elem_id="compare-techniques",
                                           info="One column per ticked recipe. Baseline is the reference point. "
                                           "TTT columns train an adapter per question: about 20 s each on a 2-core "
-                                          "CPU, and much longer for a typed question.")
+                                          "CPU, and much longer for a typed question. GFlowNet needs an adapter "
+                                          "trained in the Train tab.")
             sample_seed = gr.Number(0, precision=0, minimum=0, label="Sampling seed",
                                     info="The same question, settings and seed give the same output.", key="sample-seed")
             option_controls = technique_option_controls()
@@ -130,10 +149,10 @@ def build_compare_tab(lab: Lab):
             waiting = "Loading the model (about 20 s on a CPU)…" if lab.slot.loaded is None else "Starting…"
             yield {status: waiting, question_view: render.question_markdown(question)} | _cleared(columns)
             cancel = lab.cancel_flag(owner)
-            ttt_shown: set[str] = set()
+            drawn: set[str] = set()
             for update in run_comparison(comparison, lab.model, lab.store, cancel):
                 progress(update.fraction, desc=update.message)
-                yield {status: _status_text(update)} | _columns_from_update(update, columns, ttt_shown)
+                yield {status: _status_text(update)} | _columns_from_update(update, columns, drawn)
         except (InputError, ModelLoadError) as error:
             gr.Warning(str(error))
             yield {status: f"**Not run:** {render.escape_markdown(str(error))}"}
@@ -149,7 +168,15 @@ def build_compare_tab(lab: Lab):
         return _stop(lab, request)
 
     stop.click(stop_handler, None, status, queue=False, api_visibility="private")
-    return run_event
+    adapter = next(control for technique, name, control in option_controls
+                   if technique == "gflownet" and name == ADAPTER_OPTION)
+    return CompareTab(run_event, adapter)
+
+
+def refresh_adapter_choices(lab: Lab) -> gr.Dropdown:
+    """Fill the adapter dropdown with the adapters usable on the loaded model; its value is left as it is."""
+    loaded = lab.slot.loaded
+    return gr.Dropdown(choices=adapter_choices(lab.store, loaded.info if loaded else None))
 
 
 def _column_view(name: str) -> ColumnView:
@@ -157,13 +184,17 @@ def _column_view(name: str) -> ColumnView:
     parts = [get_technique(part) for part in name.split("+")]
     element = name.replace("+", "-")
     is_ttt = "ttt" in name.split("+")
+    is_gflownet = "gflownet" in name.split("+")
     with gr.Column(visible=name in DEFAULT_COLUMNS, min_width=320, elem_classes=["technique-column"]) as column:
         gr.Markdown(f"### {column_title(make_recipe(name))}\n" + " ".join(part.summary for part in parts))
         if is_ttt:
             gr.Markdown(f"_{TTT_NOTE}_", elem_classes=["ttt-note"])
+        if is_gflownet:
+            gr.Markdown(f"_{GFLOWNET_NOTE}_", elem_classes=["gflownet-note"])
         with gr.Accordion("About this technique", open=False):
             gr.Markdown("\n\n".join(part.explanation for part in parts))
-        trace_label = "Reasoning trace (the chosen sample)" if "search" in name else "Reasoning trace"
+        sampled = "search" in name or is_gflownet
+        trace_label = "Reasoning trace (the chosen sample)" if sampled else "Reasoning trace"
         if is_ttt:
             trace_label += ", after adapting"
         trace = gr.Textbox(label=trace_label, lines=12, max_lines=24, autoscroll=True, interactive=False,
@@ -174,8 +205,9 @@ def _column_view(name: str) -> ColumnView:
             ttt = gr.HTML(elem_id=f"ttt-{element}")
             loss_plot = gr.Plot(label="TTT training loss per step", show_label=False, visible=False,
                                 elem_id=f"plot-{element}")
+        gflownet = gr.HTML(elem_id=f"gflownet-{element}") if is_gflownet else None
         details = gr.HTML(elem_id=f"details-{element}")
-    return ColumnView(column, trace, result, details, ttt, loss_plot)
+    return ColumnView(column, trace, result, details, ttt, loss_plot, gflownet)
 
 
 def render_settings(family: str) -> str:
@@ -209,6 +241,8 @@ def _cleared(columns: dict[str, ColumnView]) -> dict:
         outputs.update({view.trace: "", view.result: "", view.details: ""})
         if view.ttt is not None:
             outputs.update({view.ttt: "", view.loss_plot: gr.update(value=None, visible=False)})
+        if view.gflownet is not None:
+            outputs[view.gflownet] = ""
     return outputs
 
 
@@ -219,16 +253,24 @@ def _status_text(update: CompareUpdate) -> str:
     return text
 
 
-def _columns_from_update(update: CompareUpdate, columns: dict[str, ColumnView], ttt_shown: set[str]) -> dict:
-    """Render every column of the update. ``ttt_shown`` names the TTT columns already drawn, so each is drawn once."""
+def _columns_from_update(update: CompareUpdate, columns: dict[str, ColumnView], drawn: set[str]) -> dict:
+    """Render every column of the update.
+
+    ``drawn`` names the finished columns whose TTT or GFlowNet view is drawn already: each is
+    drawn once, so that later updates leave its plot and its opened sections alone.
+    """
     outputs = {}
     for name, state in update.columns.items():
         view = columns[name]
         outputs.update({view.trace: state.trace, view.result: render.result_html(state),
                         view.details: render.details_html(state)})
-        if view.ttt is not None and state.result is not None and name not in ttt_shown:
-            ttt_shown.add(name)
+        if state.result is None or name in drawn:
+            continue
+        drawn.add(name)
+        if view.ttt is not None:
             outputs.update(_ttt_outputs(view, state.result))
+        if view.gflownet is not None:
+            outputs[view.gflownet] = render.gflownet_html(state.result.details)
     return outputs
 
 

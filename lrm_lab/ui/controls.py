@@ -7,16 +7,24 @@ import math
 
 import gradio as gr
 
+from lrm_lab.models.base import ModelInfo
+from lrm_lab.service.gflownet import adapter_rows
+from lrm_lab.store import Store
 from lrm_lab.techniques import TECHNIQUES
 from lrm_lab.techniques.options import option_fields
 
 SLIDER_STEP = 0.05  # step of a float slider, so a float option whose default is off these steps gets a number box
+ADAPTER_OPTION = "adapter"  # an option of this name names a stored adapter, and gets a dropdown of them
+NEWEST_ADAPTER = ("newest for the question's family", "")
 
 
 def option_control(field: dataclasses.Field, key: str) -> gr.components.Component:
     """Build the control for one option: a dropdown for choices, a slider for a small bounded number."""
     meta = field.metadata
     label = field.name.replace("_", " ")
+    if field.name == ADAPTER_OPTION:
+        return gr.Dropdown([NEWEST_ADAPTER], value=field.default, allow_custom_value=True, label=label,
+                           info=meta["help"], key=key)
     if meta.get("choices"):
         labels = meta.get("labels") or {}
         choices = [(labels.get(choice, choice), choice) for choice in meta["choices"]]
@@ -35,6 +43,17 @@ def option_control(field: dataclasses.Field, key: str) -> gr.components.Componen
         return gr.Number(value=field.default, label=label, info=meta["help"], minimum=minimum, maximum=maximum,
                          step=_number_step(field.default), key=key)
     return gr.Textbox(value=str(field.default), label=label, info=meta["help"], key=key)
+
+
+def adapter_choices(store: Store, model: ModelInfo | None) -> list[tuple[str, str]]:
+    """Return the adapter dropdown's choices: the newest for the family, then each adapter usable on ``model``."""
+    choices = [NEWEST_ADAPTER]
+    for row in adapter_rows(store, model):
+        if row["usable here"]:
+            stopped = ", stopped early" if row["status"] == "stopped" else ""
+            steps = f"{row['steps']} step" + ("" if row["steps"] == 1 else "s")
+            choices.append((f"{row['name']} ({row['family']}, {steps}{stopped})", row["name"]))
+    return choices
 
 
 def _on_steps(value: float, minimum: float | None, step: float) -> bool:

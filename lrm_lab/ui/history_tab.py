@@ -129,6 +129,7 @@ def _attempt_view() -> dict:
     with gr.Column(visible=False) as view["ttt_group"]:
         view["ttt"] = gr.HTML(elem_id="attempt-ttt")
         view["ttt_plot"] = gr.Plot(label="TTT training loss per step", show_label=False, elem_id="attempt-ttt-plot")
+    view["gflownet"] = gr.HTML(visible=False, elem_id="attempt-gflownet")
     view["details"] = gr.Code(label="Details, options and reproducibility record", language="json", lines=12)
     with gr.Row():
         view["rerun"] = gr.Button("Re-run with the same seed and settings", variant="primary", elem_id="rerun-button")
@@ -155,18 +156,19 @@ def _wire_attempt_view(lab: Lab, view: dict, table: gr.Dataframe, run_id: gr.Tex
     Returns the re-run event, the function that opens an attempt, and that function's outputs.
     """
     opened = [view["header"], view["trace"], view["details"], view["mark_row"], view["mark_namespace"],
-              view["mark_result"], view["ttt_group"], view["ttt"], view["ttt_plot"]]
+              view["mark_result"], view["ttt_group"], view["ttt"], view["ttt_plot"], view["gflownet"]]
 
     def open_attempt(identifier: float | None):
         try:
             record = attempt_dict(lab.store, identifier)
         except InputError as error:
             return (f"**Not found:** {error}", "", "", gr.update(visible=False), gr.skip(), "",
-                    gr.update(visible=False), "", None)
+                    gr.update(visible=False), "", None, gr.update(value="", visible=False))
         # Only an unverified answer can be marked right, because the other verdicts come from a reference answer.
         markable = record["verdict"] == Verdict.UNVERIFIED and record["answer"] is not None
         return (attempt_header(record), record["trace"], json.dumps(record_details(record), indent=2, default=str),
-                gr.update(visible=markable), default_namespace(record["model_id"]), "", *ttt_view(record))
+                gr.update(visible=markable), default_namespace(record["model_id"]), "", *ttt_view(record),
+                gflownet_view(record))
 
     def mark(identifier: float | None, namespace: str):
         try:
@@ -261,6 +263,14 @@ def ttt_view(record: dict) -> tuple:
     return gr.update(visible=True), view, ttt_loss_figure(details)
 
 
+def gflownet_view(record: dict):
+    """Return the GFlowNet view's update: shown with the adapter beside the base model for a GFlowNet attempt."""
+    details = record["details"]
+    if "gflownet" not in record["technique"].split("+") or not details.get("adapter"):
+        return gr.update(value="", visible=False)
+    return gr.update(value=render.gflownet_html(details), visible=True)
+
+
 def record_details(record: dict) -> dict:
     """Everything about the attempt except the texts already shown above."""
     return {
@@ -333,9 +343,12 @@ def _menu(values: list[str]) -> list[tuple[str, str]]:
 
 
 def _without_texts(details: dict) -> dict:
-    """Leave out the texts that the page shows elsewhere: search's samples and TTT's trace before adapting."""
+    """Leave out the texts shown elsewhere: every sample's text (search, GFlowNet, its base model) and TTT's trace."""
     details = {key: value for key, value in details.items() if key != "trace_before"}
-    candidates = details.get("candidates")
-    if not candidates:
-        return details
-    return details | {"candidates": [{k: v for k, v in c.items() if k != "text"} for c in candidates]}
+    if details.get("candidates"):
+        details["candidates"] = [{k: v for k, v in c.items() if k != "text"} for c in details["candidates"]]
+    base = details.get("base")
+    if isinstance(base, dict) and base.get("candidates"):
+        details["base"] = base | {"candidates": [{k: v for k, v in c.items() if k != "text"}
+                                                 for c in base["candidates"]]}
+    return details

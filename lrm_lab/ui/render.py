@@ -8,6 +8,7 @@ import re
 from lrm_lab.models.base import ModelInfo
 from lrm_lab.service.compare import ColumnState
 from lrm_lab.tasks.question import Question
+from lrm_lab.techniques.search import answer_key
 
 VERDICT_HELP = {
     "correct": "matches the reference answer",
@@ -94,7 +95,9 @@ def _tokens_note(details: dict) -> str:
     parts = []
     if "train_loss" in details:
         parts.append("variations and the answers before and after adapting")
-    if "candidates" in details:
+    if "candidates" in details and "base" in details:
+        parts.append("the adapter's samples; the base model's are counted apart")
+    elif "candidates" in details:
         parts.append("all samples")
     return f" ({'; '.join(parts)})" if parts else ""
 
@@ -102,7 +105,7 @@ def _tokens_note(details: dict) -> str:
 def details_html(column: ColumnState) -> str:
     """Technique-specific details: the memories used, and for search every candidate with its score.
 
-    TTT's details have a view of their own, ttt_html.
+    TTT's and GFlowNet sampling's details have views of their own, ttt_html and gflownet_html.
     """
     if column.result is None:
         if not column.candidates:
@@ -113,7 +116,7 @@ def details_html(column: ColumnState) -> str:
         return f'<ul class="live-candidates">{items}</ul>'
     details = column.result.details
     memory = memory_html(details["memory"]) if "memory" in details else ""
-    if "candidates" not in details:
+    if "candidates" not in details or "adapter" in details:
         return memory
     return memory + candidates_html(details)
 
@@ -289,3 +292,197 @@ def _answer_row(label: str, answer: str | None, verdict: str, tokens: int) -> st
 def _count(number: int, noun: str) -> str:
     """Write a count with its noun, such as "1 variation" and "2 variations"."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
+def adapter_markdown(record) -> str:
+    """Describe a stored adapter (an AdapterRecord): base model, status, steps, time, main settings, folder, error."""
+    settings = record.settings or {}
+    seconds = f" in {record.train_seconds:.0f} s" if record.train_seconds is not None else ""
+    planned = f" of {settings['steps']}" if settings.get("steps") else ""
+    lines = [(
+        f"**Adapter {escape_markdown(record.name)}** · {escape_markdown(record.family or 'no family')} · "
+        f"{escape_markdown(record.status)} after {record.steps_done}{planned} steps{seconds} · base model "
+        f"{escape_markdown(record.base_model_name)} · created {record.created_at:%Y-%m-%d %H:%M} UTC"
+    )]
+    if settings:
+        listed = ("objective", "problems", "batch_size", "max_new_tokens", "learning_rate", "reward_temperature",
+                  "likelihood_weight", "rank", "alpha", "target_modules", "seed")
+        lines.append("**Settings:** " + ", ".join(
+            f"{name.replace('_', ' ')} {escape_markdown(str(settings[name]))}" for name in listed if name in settings))
+    lines.append(f"**Folder:** {escape_markdown(record.path)}")
+    if record.error:
+        lines.append(f"**Error:** {escape_markdown(record.error)}")
+    return "\n\n".join(lines)
+
+
+GFLOWNET_TABLE_CAPTION = "GFlowNet adapter vs base model, same N, temperature and seed"
+GFLOWNET_VOTES = {"majority": "majority vote", "reward_weighted": "reward-weighted vote"}
+
+
+def gflownet_html(details: dict) -> str:
+    """Render GFlowNet sampling's view: the adapter used, its samples beside the base model's, both vote counts.
+
+    Reads the details with ``.get`` throughout, so attempts stored by older versions, or stopped
+    before the base model sampled, render what they have.
+    """
+    if not details.get("adapter"):
+        return "<p class='gflownet-adapter'><em>No adapter was switched on: the attempt failed or stopped first.</em></p>"
+    return (gflownet_adapter_html(details) + gflownet_table_html(details) + gflownet_votes_html(details)
+            + gflownet_samples_html(details))
+
+
+def gflownet_adapter_html(details: dict) -> str:
+    """Render which adapter sampled, how it was trained, and the warnings that qualify the comparison."""
+    facts = [f"<b>Adapter:</b> <code>{html.escape(str(details['adapter']))}</code>"]
+    if details.get("adapter_family"):
+        facts.append(f"trained on {html.escape(str(details['adapter_family']))}")
+    if details.get("adapter_steps") is not None:
+        facts.append(_count(int(details["adapter_steps"]), "step"))
+    if details.get("adapter_objective"):
+        facts.append(f"objective <code>{html.escape(str(details['adapter_objective']))}</code>")
+    if details.get("adapter_max_new_tokens") is not None:
+        facts.append(f"chains of up to {details['adapter_max_new_tokens']} tokens in training")
+    text = '<p class="gflownet-adapter">' + " · ".join(facts) + "</p>"
+    if details.get("n") is not None:
+        aggregation = GFLOWNET_VOTES.get(details.get("aggregation_used") or "", "")
+        text += (f"<p>Sampled {_count(int(details['n']), 'chain')} at temperature "
+                 f"{html.escape(str(details.get('temperature', '?')))}"
+                 + (f"; {html.escape(aggregation)} picks the answer" if aggregation else "") + ".</p>")
+    if details.get("seen_in_training"):
+        text += ('<p class="seen-in-training"><b>Seen in training:</b> this question was one of the adapter\'s '
+                 "training problems, so its samples say little about questions it has not seen. Pick another "
+                 "question seed.</p>")
+    if details.get("aggregation_note"):
+        text += f'<p class="aggregation-note">{html.escape(details["aggregation_note"])}</p>'
+    return text
+
+
+def gflownet_table_html(details: dict) -> str:
+    """Render the adapter's and the base model's summaries side by side, or the adapter's alone without a base run."""
+    candidates = details.get("candidates") or []
+    adapter = _chosen(candidates, details.get("chosen_index"))
+    columns = [{
+        "answer": adapter.get("answer"), "verdict": adapter.get("verdict"),
+        "distinct_answers": details.get("distinct_answers"),
+        "distinct_correct_chains": details.get("distinct_correct_chains"),
+        "any_correct": details.get("any_correct"), "unparsed_candidates": details.get("unparsed_candidates"),
+        "tokens": sum(c.get("completion_tokens") or 0 for c in candidates) if candidates else None,
+    }]
+    headers = ["GFlowNet adapter"]
+    base = details.get("base")
+    if isinstance(base, dict):
+        columns.append(base)
+        headers.append("base model (adapter off)")
+
+    rows = [
+        (f"answer ({GFLOWNET_VOTES.get(details.get('aggregation_used') or 'majority', 'vote')})",
+         lambda column: _answer_cell(column.get("answer"), column.get("verdict"))),
+        ("distinct answers", lambda column: _number_cell(column.get("distinct_answers"))),
+        ("distinct correct chains", lambda column: _number_cell(column.get("distinct_correct_chains"))),
+        ("any sample correct (pass@N, graded with the reference afterwards)",
+         lambda column: _yes_no(column.get("any_correct"))),
+        ("unparsed samples", lambda column: _number_cell(column.get("unparsed_candidates"))),
+        ("tokens", lambda column: _number_cell(column.get("tokens"))),
+    ]
+
+    body = "".join(f"<tr><th>{html.escape(label)}</th>" + "".join(f"<td>{cell(column)}</td>" for column in columns)
+                   + "</tr>" for label, cell in rows)
+    head = "<tr><th></th>" + "".join(f"<th>{header}</th>" for header in headers) + "</tr>"
+    table = (f'<table class="gflownet-compare"><caption>{GFLOWNET_TABLE_CAPTION}</caption><thead>{head}</thead>'
+             f"<tbody>{body}</tbody></table>")
+
+    if not isinstance(base, dict):
+        table += ("<p class='no-base'>The base model was not sampled: the compare_base option is off, or the "
+                  "attempt stopped first.</p>")
+    elif base.get("cancelled"):
+        table += "<p class='no-base'>Stopped while the base model was sampling: its counts cover cut chains.</p>"
+    return table
+
+
+def gflownet_votes_html(details: dict) -> str:
+    """Render how many samples gave each answer, for the adapter and the base model, as a table with bars."""
+    adapter_votes = details.get("votes") or {}
+    base = details.get("base") if isinstance(details.get("base"), dict) else None
+    base_votes = (base or {}).get("votes") or {}
+    if not adapter_votes and not base_votes:
+        return "<p><b>Answers:</b> <em>no sample gave an answer that could be extracted.</em></p>"
+    verdicts = {}
+    for candidate in [*(details.get("candidates") or []), *((base or {}).get("candidates") or [])]:
+        if candidate.get("answer") is not None:
+            verdicts.setdefault(answer_key(candidate["answer"]), candidate.get("verdict"))
+    total = details.get("n") or max(sum(adapter_votes.values()), sum(base_votes.values()), 1)
+    answers = sorted(set(adapter_votes) | set(base_votes),
+                     key=lambda answer: (-(adapter_votes.get(answer, 0) + base_votes.get(answer, 0)), answer))
+    rows = []
+    for answer in answers:
+        verdict = verdicts.get(answer)
+        cells = [f"<td><code>{html.escape(answer)}</code></td>",
+                 f"<td>{verdict_badge(verdict) if verdict else ''}</td>",
+                 f"<td>{_vote_bar(adapter_votes.get(answer, 0), total)}</td>"]
+        if base is not None:
+            cells.append(f"<td>{_vote_bar(base_votes.get(answer, 0), total)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    base_header = "<th>base model</th>" if base is not None else ""
+    return (f"<p><b>Answers of the {total} samples</b> (votes per answer):</p>"
+            '<table class="gflownet-votes"><thead><tr><th>answer</th><th>verdict</th><th>GFlowNet adapter</th>'
+            f"{base_header}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def gflownet_samples_html(details: dict) -> str:
+    """Render every sample of the adapter and of the base model in collapsed tables, the chosen ones marked."""
+    parts = []
+    base = details.get("base") if isinstance(details.get("base"), dict) else {}
+    for label, candidates in (("the adapter", details.get("candidates") or []),
+                              ("the base model", base.get("candidates") or [])):
+        if not candidates:
+            continue
+        rows = []
+        for candidate in candidates:
+            answer = candidate.get("answer")
+            answer_cell = f"<code>{html.escape(answer)}</code>" if answer is not None else "<em>none</em>"
+            chosen = bool(candidate.get("chosen"))
+            rows.append(
+                f'<tr class="{"chosen" if chosen else ""}"><td>{int(candidate.get("index", 0)) + 1}</td>'
+                f"<td>{answer_cell}</td><td>{verdict_badge(str(candidate.get('verdict', '')))}</td>"
+                f"<td>{_number_cell(candidate.get('completion_tokens'))}</td>"
+                f"<td>{html.escape(str(candidate.get('finish_reason') or ''))}</td>"
+                f"<td>{'✔ chosen' if chosen else ''}</td>"
+                f'<td class="snippet">…{html.escape((candidate.get("text") or "")[-200:])}</td></tr>'
+            )
+        parts.append(
+            f"<details><summary>The {_count(len(candidates), 'sample')} from {label}</summary>"
+            '<table class="candidates"><thead><tr><th>#</th><th>answer</th><th>verdict</th><th>tokens</th>'
+            f"<th>finish</th><th></th><th>end of the sample</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            "</details>"
+        )
+    return "".join(parts)
+
+
+def _chosen(candidates: list[dict], index: int | None) -> dict:
+    """Return the chosen candidate: the one at ``index``, else the one marked chosen, else an empty dict."""
+    for candidate in candidates:
+        if candidate.get("index") == index or (index is None and candidate.get("chosen")):
+            return candidate
+    return {}
+
+
+def _answer_cell(answer: str | None, verdict: str | None) -> str:
+    shown = f"<code>{html.escape(answer)}</code>" if answer is not None else "<em>none extracted</em>"
+    return f"{shown} {verdict_badge(verdict)}" if verdict else shown
+
+
+def _number_cell(value) -> str:
+    return "–" if value is None else html.escape(str(value))
+
+
+def _yes_no(value) -> str:
+    if value is None:
+        return "–"
+    return "<b>yes</b>" if value else "no"
+
+
+def _vote_bar(count: int, total: int) -> str:
+    """Render a vote count with a bar whose length is its share of the samples."""
+    share = min(1.0, count / total) if total else 0.0
+    return (f'<span class="vote-track"><span class="vote-bar" style="width:{share:.0%}"></span></span> '
+            f"<span class='vote-count'>{count}</span>")

@@ -1,4 +1,4 @@
-"""Figures: values drawn from the benchmark summary and grid dicts and from TTT's details, edge cases, JSON."""
+"""Figures: values drawn from the benchmark summary and grid dicts, TTT's details and GFlowNet curves, edge cases."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lrm_lab.service.plots import (
     TTT_PLOT_HEIGHT_PX,
     accuracy_figure,
     compute_figure,
+    gflownet_curves_figure,
     grid_figure,
     scaling_figure,
     ttt_loss_figure,
@@ -362,3 +363,43 @@ def test_ttt_loss_stopped_before_training():
     assert len(figure.data) == 0
     assert "No training step ran" in texts(figure)[0]
     assert_serialises(figure)
+
+
+# ---- gflownet_curves_figure --------------------------------------------------------------
+
+
+GFLOWNET_CURVES = {"loss": [4.2, 1.5, 0.25], "log_z": [-6.0, -5.5, -5.25], "mean_reward": [0.0, 0.5, 1.0],
+                   "seconds": [5.1, 10.2, 15.3]}
+
+
+def test_gflownet_curves_three_panels():
+    figure = gflownet_curves_figure(GFLOWNET_CURVES, "gflownet-basic_arithmetic-1")
+
+    assert [trace.name for trace in figure.data] == ["loss", "log Z", "mean reward"]
+    assert list(figure.data[0].y) == [4.2, 1.5, 0.25]
+    assert list(figure.data[1].y) == [-6.0, -5.5, -5.25]
+    assert list(figure.data[2].y) == [0.0, 0.5, 1.0]
+    assert all(list(trace.x) == [1, 2, 3] for trace in figure.data)
+    assert [trace.yaxis for trace in figure.data] == ["y", "y2", "y3"]  # one panel each
+    assert figure.layout.xaxis.matches == "x3"  # the panels share the step axis
+    assert figure.layout.xaxis3.title.text == "Step"
+    assert figure.layout.title.text == "GFlowNet training of gflownet-basic_arithmetic-1"
+    assert "No training step yet." not in texts(figure)
+    assert_serialises(figure)
+
+
+def test_gflownet_curves_empty():
+    for curves in ({}, {"loss": [], "log_z": [], "mean_reward": [], "seconds": []}):
+        figure = gflownet_curves_figure(curves)
+
+        assert len(figure.data) == 3
+        assert all(len(trace.y) == 0 for trace in figure.data)
+        assert "No training step yet." in texts(figure)
+        assert figure.layout.title.text == "GFlowNet training"
+        assert_serialises(figure)
+
+
+def test_gflownet_curves_escape_name():
+    figure = gflownet_curves_figure(GFLOWNET_CURVES, "<b>x</b>")
+
+    assert figure.layout.title.text == "GFlowNet training of &lt;b&gt;x&lt;/b&gt;"

@@ -47,3 +47,12 @@ def test_collect_options_regroups_values():
     assert options["ttt"]["steps"] == TTTOptions().steps
     assert options["ttt"]["target_modules"] == "q_proj,v_proj"
     assert options["search"]["n"] == 4
+
+
+def test_adapter_option_gets_dropdown():
+    adapter = controls_by_name()["gflownet", "adapter"]
+
+    assert isinstance(adapter, gr.Dropdown)
+    assert adapter.allow_custom_value is True
+    assert adapter.value == ""
+    assert adapter.choices == [("newest for the question's family", "")]
