@@ -260,7 +260,10 @@ def print_gflownet_lines(result: dict) -> None:
     details = result["details"]
     if not details.get("adapter"):  # the column failed before an adapter was switched on
         return
-    print(f"    adapter: {details['adapter']} ({details.get('adapter_family')}, {details.get('adapter_steps')} steps)")
+    steps = details.get("adapter_steps")
+    print(f"    adapter: {details['adapter']} ({details.get('adapter_family')}, {steps} step{'' if steps == 1 else 's'})")
+    if details.get("family_note"):
+        print(f"    note: {details['family_note']}")
     if details.get("seen_in_training"):
         print("    note: this question was one of the adapter's training problems")
     if details.get("aggregation_note"):
@@ -275,4 +278,6 @@ def print_gflownet_lines(result: dict) -> None:
         votes = ", ".join(f"{answer}: {count}" for answer, count in (side.get("votes") or {}).items()) or "none"
         print(f"    {label:<{width}}  distinct answers={side.get('distinct_answers')} "
               f"distinct correct chains={side.get('distinct_correct_chains')} "
-              f"any correct={'yes' if side.get('any_correct') else 'no'} tokens={side.get('tokens')}  votes: {votes}")
+              f"any correct={'yes' if side.get('any_correct') else 'no'} unparsed={side.get('unparsed_candidates')} "
+              f"tokens={side.get('tokens')}  votes: {votes}")
+    print("    (distinct correct chains and any correct are graded with the reference after the fact)")

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 LAB_FILE = "lab_adapter.json"  # what the lab wrote next to peft's files: base model, settings, log Z
 MAX_FLOW_TOKENS = 2048  # prompt and sequence together, in one training forward pass
+NOISE_LOSS = 1e-6  # a loss at or below this is float rounding, so the step is skipped
 
 
 class FlowTrainer:
@@ -61,9 +62,7 @@ class FlowTrainer:
              {"params": [self.log_z], "lr": flow.log_z_learning_rate}],
             weight_decay=0.0,
         )
-        decay = max(flow.decay_steps, 1)
-        self.schedule = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: max(0.1, 1 - 0.9 * step / decay) if flow.decay_steps else 1.0)
+        self.base_learning_rates = [group["lr"] for group in self.optimizer.param_groups]
         self.stop_ids = sorted(backend.stop_ids)
         self.steps = 0
 
@@ -107,15 +106,25 @@ class FlowTrainer:
             loss, log_z_value = batch.subtrajectory_balance(token_log_pf, stop_log_pf, log_reward,
                                                             self.flow.subtb_lambda)
 
-        # 4. One optimiser step; the adapter's gradient is clipped, log Z's is not.
+        # 4. One optimiser step; the adapter's gradient is clipped, log Z's is not. A batch that is
+        # already balanced (equal rewards and an adapter still equal to the base model) has a loss of
+        # float rounding only, and AdamW would scale that noise up to a full step, so it is skipped.
+        self._set_learning_rates()
         self.optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.adapter_parameters, max_norm=1.0)
-        self.optimizer.step()
-        self.schedule.step()
+        if float(loss.detach()) > NOISE_LOSS:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.adapter_parameters, max_norm=1.0)
+            self.optimizer.step()
         self.steps += 1
         return FlowStepStats(loss=float(loss.detach()), log_z=log_z_value,
                              mean_log_reward=float(terminal_log_reward.mean()), mean_log_pf=float(log_pf.detach().mean()))
+
+    def _set_learning_rates(self) -> None:
+        """Fall linearly from the set learning rates to a tenth of them over ``decay_steps`` steps."""
+        decay = self.flow.decay_steps
+        scale = max(0.1, 1 - 0.9 * self.steps / decay) if decay else 1.0
+        for group, rate in zip(self.optimizer.param_groups, self.base_learning_rates):
+            group["lr"] = rate * scale
 
     @torch.no_grad()
     def sequence_log_probs(self, prompt_ids: list[int], token_ids: Sequence[Sequence[int]]) -> list[float]:

@@ -124,6 +124,10 @@ def run_comparison(
     cancel = cancel or threading.Event()
     columns = {column: ColumnState(recipe.name, column_title(recipe), recipe.label) for column, recipe in zip(request.techniques, plan)}
     bank = MemoryBank(store, request.memory.resolve(model.info.model_id)) if any(r.reads_memory for r in plan) else None
+    for recipe in plan:
+        if recipe.decoding == "gflownet":  # a missing adapter is an input error, found before anything is stored
+            StoreAdapters(store).find("gflownet", recipe.options["gflownet"].adapter or None,
+                                      request.question.family, model.info)
 
     run_id = _start_run(store, request, plan, model, bank)
     question_id = store.add_question(request.question)
@@ -249,6 +253,9 @@ def run_in_worker(
         start = time.perf_counter()
         try:
             outcome["result"] = run_recipe(recipe, question, context)
+        except InputError as error:  # a setting the column cannot run with: shown and stored, no traceback
+            log.warning("recipe %s rejected %r: %s", recipe.label, question.text[:80], error)
+            outcome["result"] = error_result(recipe.name, error, time.perf_counter() - start)
         except Exception as error:  # shown in the column and stored with verdict "error"
             log.exception("recipe %s failed on %r", recipe.label, question.text[:80])
             outcome["result"] = error_result(recipe.name, error, time.perf_counter() - start)

@@ -42,7 +42,8 @@ DEFAULT_ADAPTER_DIR = Path(__file__).resolve().parents[2] / "storage" / "adapter
 # Training problems take their seeds from [2^30, 2^31). Questions picked in the Compare and
 # Benchmark tabs start at seed 0 and TTT's siblings use [2^31, 2^32), so neither meets them.
 TRAIN_SEED_LOW, TRAIN_SEED_HIGH = 2**30, 2**31
-CPU_BUDGET_NOTE = ("The defaults train in about 5 minutes on a 2-core CPU with the embedded model. More steps, "
+CPU_BUDGET_NOTE = ("The defaults train in about 3 minutes (within a 5-minute budget) on a 2-core CPU with the "
+                   "embedded model, too few steps to change it much. More steps, "
                    "problems, chains or tokens are for a GPU.")
 
 
@@ -101,7 +102,7 @@ def train_gflownet(store: Store, model: ModelBackend, family: str, options: GFlo
         raise InputError(f"Unknown family {family!r}; choose from {', '.join(FAMILIES)}.")
 
     # 1. Check everything before anything is stored: the name, its folder, the adapter's layers.
-    name = check_adapter_name(name or default_name(family))
+    name = check_adapter_name((name or "").strip() or default_name(family))
     if store.get_adapter_by_name(name) is not None:
         raise InputError(f"An adapter called {name!r} exists already; choose another name.")
     folder = (folder_root or adapter_dir()) / name

@@ -67,7 +67,7 @@ class GFlowNetOptions:
 
 @dataclass(frozen=True)
 class GFlowNetTrainOptions:
-    """Settings of one training run. The defaults finish in about 5 minutes on a 2-core CPU with the embedded model."""
+    """Settings of one training run. The defaults take about 3 minutes on a 2-core CPU with the embedded model."""
 
     steps: int = option(16, "Optimiser steps; each takes one batch of chains for one training problem.",
                         minimum=1, maximum=5000)
@@ -249,6 +249,8 @@ def _details(question: Question, options: GFlowNetOptions, choice: AdapterChoice
         "aggregation_note": note,
         "uses_reference": False,
         "seen_in_training": seen,
+        "family_note": (f"The adapter was trained on {choice.family}, not on {question.family or 'typed questions'}."
+                        if choice.family != question.family else ""),
         "chosen_index": chosen.index,
         "votes": dict(votes.most_common()),
         **diversity(candidates),

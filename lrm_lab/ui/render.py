@@ -354,6 +354,8 @@ def gflownet_adapter_html(details: dict) -> str:
                  "question seed.</p>")
     if details.get("aggregation_note"):
         text += f'<p class="aggregation-note">{html.escape(details["aggregation_note"])}</p>'
+    if details.get("family_note"):
+        text += f'<p class="seen-in-training"><b>Other family:</b> {html.escape(details["family_note"])}</p>'
     return text
 
 

@@ -214,3 +214,17 @@ def test_likelihood_weight_adds_the_base_log_likelihood_to_the_reward():
     # The untrained adapter is the base model, so log P_F(y) - log R(y) is 0 for every sequence.
     assert records[0].loss == pytest.approx(0.0, abs=1e-8)
     assert records[0].log_z == pytest.approx(0.0, abs=1e-5)
+
+
+def test_balanced_batches_leave_the_adapter_unchanged():
+    """A constant reward with weight 1 on the base likelihood is balanced by the base model: the loss is rounding only."""
+    backend = toy_backend()
+    flow = FlowSettings(objective="tb_batch")
+    constant = lambda problem, completion: Reward((0.0,), 1.0)  # noqa: E731
+    settings = LoopSettings(steps=5, batch_size=16, max_new_tokens=MAX_TOKENS, seed=0)
+    with backend.flow_adapter(TOY_LORA, flow, likelihood_weight=1.0) as trainer:
+        before = [p.detach().clone() for p in trainer.adapter_parameters]
+        records = list(train_flow(backend, trainer, [CHAT], constant, settings))
+        after = [p.detach() for p in trainer.adapter_parameters]
+    assert len(records) == 5
+    assert all(torch.equal(a, b) for a, b in zip(before, after))
