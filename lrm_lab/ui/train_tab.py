@@ -71,7 +71,8 @@ def build_train_tab(lab: Lab) -> TrainTab:
     gr.Markdown("### Trained adapters\nClick a row to draw its stored curves above.")
     with gr.Row():
         refresh = gr.Button("Refresh", size="sm", elem_id="adapters-refresh")
-    table = gr.Dataframe(headers=ADAPTER_COLUMNS, interactive=False, wrap=True, elem_id="adapters-table")
+    table = gr.Dataframe(headers=ADAPTER_COLUMNS, interactive=False, wrap=True, elem_id="adapters-table",
+                         column_widths=["22%", "11%", "17%", "7%", "5%", "7%", "8%", "6%", "10%", "7%"])
     detail = gr.Markdown("", elem_id="adapter-detail")
 
     def refresh_table() -> list[list]:
