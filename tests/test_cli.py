@@ -70,7 +70,7 @@ def test_option_flags_grouped_by_technique(tmp_path):
                  "--show-variations, --no-show-variations"):
         assert flag in ttt
     baseline = next(group for group in groups if group.startswith("Baseline options:"))
-    assert "(baseline and search) Maximum number of tokens" in baseline
+    assert "(baseline, search and gflownet) Maximum number of" in baseline
 
 
 def test_ttt_options_belong_to_ttt_alone():

@@ -50,7 +50,8 @@ def add_option_flags(parser: argparse.ArgumentParser, skip: tuple[str, ...] = ()
             groups[owners[0]] = parser.add_argument_group(f"{technique.title} options")
         group = groups[owners[0]]
         meta = field.metadata
-        help_text = meta["help"] if len(owners) == 1 else f"({' and '.join(owners)}) {meta['help']}"
+        shared = ", ".join(owners[:-1]) + f" and {owners[-1]}"
+        help_text = meta["help"] if len(owners) == 1 else f"({shared}) {meta['help']}"
         flag = f"--{name.replace('_', '-')}"
         if isinstance(field.default, bool):
             group.add_argument(flag, dest=f"option_{name}", action=argparse.BooleanOptionalAction, default=None,
