@@ -78,10 +78,12 @@ def create_database_engine(url: str) -> Engine:
 def _configure_sqlite_connection(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # The busy timeout first: switching to WAL needs a lock, and a process that is creating
+        # the tables holds it, so without the timeout the switch fails at once with "locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # An in-memory database keeps journal_mode "memory" and ignores this request.
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 
