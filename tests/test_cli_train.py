@@ -46,17 +46,6 @@ def test_train_sample_list_and_delete(tmp_path):
     assert not (tmp_path / "adapters" / "cli-one").exists()
 
 
-@pytest.mark.model
-def test_missing_adapter_exits_2_and_stores_nothing(tmp_path):
-    database = tmp_path / "cli.db"
-    done = run_cli("compare", "--family", "leg_counting", "--technique", "gflownet", "--adapter", "nope", "--n", "2",
-                   database=database, env=env_for(tmp_path))
-    assert done.returncode == 2
-    assert "No gflownet adapter is called 'nope'" in done.stderr
-    assert "Traceback" not in done.stderr
-    assert json.loads(run_cli("history", "--json", database=database).stdout) == []
-
-
 @pytest.mark.parametrize("name", ["../x", ".hidden", "a/b"])
 def test_bad_name_exits_2_before_loading(tmp_path, name):
     done = run_cli("train-gflownet", "--family", "basic_arithmetic", "--name", name, *SMALL,

@@ -125,3 +125,15 @@ def test_backend_without_adapters_rejected(store, tmp_path):
 def test_bad_target_module_text_rejected():
     with pytest.raises(InputError, match="target_modules"):
         GFlowNetTrainOptions(target_modules="q_proj;drop table")
+
+
+def test_compare_rejects_a_missing_adapter_before_storing(store, tiny):
+    from lrm_lab.service.compare import CompareRequest, run_comparison
+    from lrm_lab.tasks.families import make_question
+
+    request = CompareRequest(make_question("leg_counting", {}, 1), ("baseline", "gflownet"),
+                             {"gflownet": {"adapter": "nope", "n": 2}}, seed=0)
+    with pytest.raises(InputError, match="No gflownet adapter is called 'nope'"):
+        list(run_comparison(request, tiny, store))
+    assert store.list_runs() == []
+    assert store.list_attempts() == []
