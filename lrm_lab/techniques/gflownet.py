@@ -35,7 +35,7 @@ from lrm_lab.techniques.flow_training import Reward
 from lrm_lab.techniques.options import option
 from lrm_lab.techniques.prompts import chain_of_thought
 from lrm_lab.techniques.result import AdapterChoice, Progress, RunContext, TechniqueResult
-from lrm_lab.techniques.search import Candidate, answer_key, candidate_rows, diversity, majority_vote
+from lrm_lab.techniques.search import Candidate, answer_key, candidate_rows, checked_candidates, diversity, majority_vote
 
 AGGREGATION_LABELS = {
     "majority": "majority vote over the N answers",
@@ -158,8 +158,7 @@ def run_gflownet(question: Question, options: GFlowNetOptions, ctx: RunContext) 
         completions = ctx.model.generate(messages, params, on_tokens=on_tokens, cancel=ctx.cancel)
 
     # 3. Check every chain (the verdicts are for display), then aggregate without the reference.
-    candidates = [Candidate(i, c.text, c.completion_tokens, c.finish_reason, check(question, c.text))
-                  for i, c in enumerate(completions)]
+    candidates = checked_candidates(question, completions)
     chosen_index, used, note = _aggregate(question, candidates, options.aggregation, choice)
     chosen = candidates[chosen_index]
     chosen.chosen = True
@@ -189,8 +188,7 @@ def _base_sampling(question: Question, messages: list, params: SamplingParams, o
                    choice: AdapterChoice, ctx: RunContext) -> dict[str, Any]:
     """Sample the same N chains with the adapter off and aggregate them the same way."""
     completions = ctx.model.generate(messages, params, cancel=ctx.cancel)
-    candidates = [Candidate(i, c.text, c.completion_tokens, c.finish_reason, check(question, c.text))
-                  for i, c in enumerate(completions)]
+    candidates = checked_candidates(question, completions)
     index, _, _ = _aggregate(question, candidates, options.aggregation, choice)
     candidates[index].chosen = True
     votes = Counter(answer_key(c.check.answer) for c in candidates if c.check.answer is not None)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrm_lab.errors import InputError
-from lrm_lab.models.base import Message, ModelBackend, SamplingParams
+from lrm_lab.models.base import Completion, Message, ModelBackend, SamplingParams
 from lrm_lab.tasks.question import Question, normalise_question
 from lrm_lab.tasks.verdict import Check, Verdict
 from lrm_lab.tasks.verify import check
@@ -58,6 +58,12 @@ class Candidate:
     check: Check
     score: float | None = None  # strategy score: votes, oracle score or mean log-probability
     chosen: bool = False
+
+
+def checked_candidates(question: Question, completions: list[Completion]) -> list[Candidate]:
+    """Extract and check the answer of every sample, keeping its text, tokens and finish reason."""
+    return [Candidate(i, c.text, c.completion_tokens, c.finish_reason, check(question, c.text))
+            for i, c in enumerate(completions)]
 
 
 def answer_key(answer: str) -> str:
@@ -138,10 +144,7 @@ def run_search(question: Question, options: SearchOptions, ctx: RunContext) -> T
     completions = ctx.model.generate(messages, params, on_tokens=on_tokens, cancel=ctx.cancel)
 
     # 2. Extract and grade every candidate. Only the oracle strategy reads these verdicts.
-    candidates = [
-        Candidate(i, c.text, c.completion_tokens, c.finish_reason, check(question, c.text))
-        for i, c in enumerate(completions)
-    ]
+    candidates = checked_candidates(question, completions)
 
     # 3. Let the strategy score the candidates and choose one.
     ctx.report(Progress(trace=candidates[0].text, fraction=1.0, message=f"choosing by {options.strategy}"))
