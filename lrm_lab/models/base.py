@@ -93,7 +93,7 @@ OBJECTIVES = ("tb", "tb_batch", "subtb")
 
 @dataclass(frozen=True)
 class FlowSettings:
-    """How the adapter is trained towards sampling in proportion to the reward."""
+    """Settings that train the adapter towards sampling in proportion to the reward."""
 
     objective: Literal["tb", "tb_batch", "subtb"] = "tb_batch"
     problems: int = 1  # number of learned log Z values, one per training problem ("tb" only)
@@ -111,8 +111,8 @@ class FlowSettings:
 class FlowSequence:
     """One sampled sequence and its log-reward, as the training step takes it.
 
-    ``log_rewards`` holds one value, the log-reward of the whole sequence, for trajectory
-    balance; for sub-trajectory balance it holds one per prefix length 0..len(content), the
+    ``log_rewards`` contains one value, the log-reward of the whole sequence, for trajectory
+    balance. For sub-trajectory balance it contains one per prefix length 0..len(content), the
     log-reward the sequence would get if it stopped there.
     """
 
@@ -122,7 +122,7 @@ class FlowSequence:
 
 @dataclass(frozen=True)
 class FlowStepStats:
-    """What one optimiser step measured, for the curves."""
+    """Measurements of one optimiser step, for the curves."""
 
     loss: float
     log_z: float  # the learned value for "tb"; the batch's estimate for "tb_batch" and "subtb"

@@ -4,7 +4,7 @@
 drive: it yields a `TrainProgress` after every step, with the curves so far, and stops at the
 next step boundary when its cancel flag is set. The adapter's row in the database is written
 first (status "training"), updated every step, and finished as "finished", "stopped" or
-"failed"; the files are saved when at least one step was taken.
+"failed". The files are saved when at least one step was taken.
 """
 
 from __future__ import annotations

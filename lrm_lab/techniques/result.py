@@ -93,7 +93,7 @@ class AdapterChoice:
 
 
 class AdapterSource(Protocol):
-    """Where the adaptation techniques find stored adapters (the adapters table)."""
+    """The stored adapters (the adapters table) that adaptation techniques look up."""
 
     def find(self, kind: str, name: str | None, family: str | None, model: ModelInfo) -> AdapterChoice:
         """Return the adapter called ``name``, or else the newest finished one for the family and model.
